@@ -1,0 +1,140 @@
+// Package network wires pod network namespaces to the node through CNI
+// (libcni): it picks the network configuration, checks the plugins, and runs
+// ADD, CHECK and DEL.
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/containernetworking/cni/libcni"
+)
+
+// BuiltinNetworkName is the name of the network used when the conf dir holds no configuration.
+const BuiltinNetworkName = "cri-shim-default"
+
+// LoopbackPlugin is the plugin that brings up lo in every pod.
+const LoopbackPlugin = "loopback"
+
+// Network is the pod network configuration in use.
+type Network struct {
+	// List is the parsed CNI network configuration list.
+	List *libcni.NetworkConfigList
+	// Source is the file it came from, or "built-in".
+	Source string
+}
+
+// Load returns the operator's network from confDir (the first .conflist,
+// .conf or .json file in lexical order, as the kubelet's other runtimes pick
+// it) or, when there is none, the built-in bridge network on bridge and
+// subnet.
+func Load(confDir, bridge, subnet string) (*Network, error) {
+	files, err := libcni.ConfFiles(confDir, []string{".conflist", ".conf", ".json"})
+	if err != nil {
+		return nil, fmt.Errorf("cni conf dir %s: %w", confDir, err)
+	}
+	if len(files) > 0 {
+		sort.Strings(files)
+		list, err := loadFile(files[0])
+		if err != nil {
+			return nil, fmt.Errorf("cni config %s: %w", files[0], err)
+		}
+		return &Network{List: list, Source: files[0]}, nil
+	}
+	list, err := libcni.NetworkConfFromBytes(BuiltinConfList(bridge, subnet))
+	if err != nil {
+		return nil, fmt.Errorf("built-in cni config: %w", err)
+	}
+	return &Network{List: list, Source: "built-in"}, nil
+}
+
+func loadFile(path string) (*libcni.NetworkConfigList, error) {
+	if filepath.Ext(path) == ".conflist" {
+		return libcni.NetworkConfFromFile(path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	// A single-plugin file: wrap it as a list of one, as libcni's
+	// deprecated ConfListFromConf did.
+	var head struct {
+		CNIVersion string `json:"cniVersion"`
+		Name       string `json:"name"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, err
+	}
+	list, err := json.Marshal(map[string]any{
+		"cniVersion": head.CNIVersion, "name": head.Name, "plugins": []json.RawMessage{raw},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return libcni.NetworkConfFromBytes(list)
+}
+
+// BuiltinConfList is the built-in network: a bridge with host-local
+// addresses, port mappings and bandwidth limits.
+func BuiltinConfList(bridge, subnet string) []byte {
+	return fmt.Appendf(nil, `{
+  "cniVersion": "1.1.0",
+  "name": %q,
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": %q,
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "bandwidth", "capabilities": {"bandwidth": true}}
+  ]
+}`, BuiltinNetworkName, bridge, subnet)
+}
+
+// Plugins lists the plugin binaries the network needs, loopback included.
+func (n *Network) Plugins() []string {
+	seen := map[string]bool{LoopbackPlugin: true}
+	out := []string{LoopbackPlugin}
+	for _, p := range n.List.Plugins {
+		t := p.Network.Type
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+			if p.Network.IPAM.Type != "" && !seen[p.Network.IPAM.Type] {
+				seen[p.Network.IPAM.Type] = true
+				out = append(out, p.Network.IPAM.Type)
+			}
+		}
+	}
+	return out
+}
+
+// CheckPlugins reports the first plugin binary of the network not found as an
+// executable file in binDirs.
+func (n *Network) CheckPlugins(binDirs []string) error {
+	for _, p := range n.Plugins() {
+		if _, err := FindPlugin(p, binDirs); err != nil {
+			return fmt.Errorf("network %s (%s): %w", n.List.Name, n.Source, err)
+		}
+	}
+	return nil
+}
+
+// FindPlugin returns the path of the plugin binary name in the first of
+// binDirs that has it.
+func FindPlugin(name string, binDirs []string) (string, error) {
+	for _, d := range binDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("cni plugin %q not found in %v", name, binDirs)
+}

@@ -1,0 +1,349 @@
+// Command critest runs the CRI conformance suite (critest from cri-tools)
+// against a private cri-shim: it builds the test images, serves them from a
+// registry on 127.0.0.1, starts cri-shim with registry mirrors that send
+// registry.k8s.io, k8s.gcr.io, gcr.io and public.ecr.aws there, runs critest,
+// stops everything it started, and judges the results against the list of
+// expected failures. It ends with the line "N passed, N failed, N skipped".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// mirroredRegistries are the public registries critest pulls from.
+var mirroredRegistries = []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io", "public.ecr.aws"}
+
+type options struct {
+	criShim, critest, ginkgo string
+	out, expectedPath        string
+	focus, skip              string
+	parallel                 int
+	timeout                  time.Duration
+	updateExpected           bool
+	extraArgs                string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.criShim, "cri-shim", "bin/cri-shim", "cri-shim binary")
+	flag.StringVar(&o.critest, "critest", "critest", "critest binary")
+	flag.StringVar(&o.ginkgo, "ginkgo", "ginkgo", "ginkgo CLI, used when -parallel > 1")
+	flag.StringVar(&o.out, "out", "_output/critest", "directory for logs and the report")
+	flag.StringVar(&o.expectedPath, "expected", "test/critest/expected-failures", "specs allowed to fail, with reasons")
+	flag.StringVar(&o.focus, "focus", "", "only specs matching this regexp")
+	flag.StringVar(&o.skip, "skip", "", "skip specs matching this regexp")
+	flag.IntVar(&o.parallel, "parallel", 1, "critest parallel processes (needs the ginkgo CLI when > 1)")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole critest run")
+	flag.BoolVar(&o.updateExpected, "update-expected", false, "rewrite the expected-failures file from this run (keeps known reasons)")
+	flag.StringVar(&o.extraArgs, "critest-args", "", "extra critest arguments, space separated")
+	flag.Parse()
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "critest harness: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (err error) {
+	exp, err := readExpected(o.expectedPath)
+	if err != nil {
+		return err
+	}
+	if o.out, err = filepath.Abs(o.out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+
+	reg, regAddr, err := startRegistry(ctx, o.out)
+	if err != nil {
+		return err
+	}
+	defer reg.stop()
+	fmt.Printf("registry serving test images on %s\n", regAddr)
+
+	state, err := os.MkdirTemp("/run", "cri-shim-critest-")
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(o.out, "root")
+	if err := os.RemoveAll(root); err != nil {
+		return fmt.Errorf("old root %s: %w", root, err)
+	}
+	sock := filepath.Join(state, "cri-shim.sock")
+	cfgPath := filepath.Join(o.out, "config.toml")
+	if err := writeConfig(cfgPath, sock, root, filepath.Join(state, "state"), regAddr); err != nil {
+		return err
+	}
+	daemon, err := startProcess(ctx, filepath.Join(o.out, "cri-shim.log"), o.criShim, "--config", cfgPath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := daemon.stop(); stopErr != nil {
+			fmt.Printf("cri-shim did not stop cleanly: %v\n", stopErr)
+		}
+		for _, dir := range []string{state, root} {
+			if rmErr := os.RemoveAll(dir); rmErr != nil {
+				fmt.Printf("LEAK: cannot remove %s: %v\n", dir, rmErr)
+				if err == nil {
+					err = rmErr
+				}
+			}
+		}
+	}()
+	conn, err := waitReady(ctx, sock, daemon)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	report := filepath.Join(o.out, "report.json")
+	_ = os.Remove(report)
+	critestLog := filepath.Join(o.out, "critest.log")
+	fmt.Printf("running critest (log: %s)\n", critestLog)
+	start := time.Now()
+	runErr := runCritest(ctx, o, "unix://"+sock, report, critestLog)
+	fmt.Printf("critest finished in %s\n", time.Since(start).Round(time.Second))
+
+	leftovers := cleanLeftovers(ctx, runtimeapi.NewRuntimeServiceClient(conn))
+
+	specs, err := readReport(report)
+	if err != nil {
+		return fmt.Errorf("critest left no readable report (%v): %w", runErr, err)
+	}
+	v := judge(specs, exp)
+	v.print(os.Stdout)
+	if o.updateExpected {
+		if err := updateExpected(o.expectedPath, specs, exp); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%d passed, %d failed, %d skipped\n", v.passed, v.failed, v.skipped)
+	switch {
+	case !v.ok():
+		return fmt.Errorf("%d unexpected failures, %d listed specs now pass", len(v.unexpectedFailures), len(v.unexpectedPasses))
+	case leftovers != nil:
+		return leftovers
+	}
+	return nil
+}
+
+func writeConfig(path, sock, root, state, regAddr string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "socket = %q\nroot_dir = %q\nstate_dir = %q\nlog_level = 4\n", sock, root, state)
+	for _, r := range mirroredRegistries {
+		fmt.Fprintf(&b, "\n[registries.%q]\nmirrors = [%q]\n", r, "http://"+regAddr)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func runCritest(ctx context.Context, o options, endpoint, report, logPath string) error {
+	args := []string{
+		"--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
+		"--ginkgo.json-report", report, "--ginkgo.no-color", "--ginkgo.timeout", o.timeout.String(),
+	}
+	if o.focus != "" {
+		args = append(args, "--ginkgo.focus", o.focus)
+	}
+	if o.skip != "" {
+		args = append(args, "--ginkgo.skip", o.skip)
+	}
+	if o.parallel > 1 {
+		args = append(args, "--parallel", fmt.Sprint(o.parallel))
+	}
+	args = append(args, strings.Fields(o.extraArgs)...)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, o.critest, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// critest looks for the ginkgo CLI in PATH for parallel runs.
+	if p, err := exec.LookPath(o.ginkgo); err == nil {
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(p)+":"+os.Getenv("PATH"))
+	}
+	return cmd.Run()
+}
+
+// waitReady waits until the daemon answers Version on sock.
+func waitReady(ctx context.Context, sock string, daemon *process) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	client := runtimeapi.NewRuntimeServiceClient(conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.Version(cctx, &runtimeapi.VersionRequest{})
+		cancel()
+		if err == nil {
+			return conn, nil
+		}
+		if daemon.exited() {
+			conn.Close()
+			return nil, fmt.Errorf("cri-shim exited at start; see %s", daemon.logPath)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			conn.Close()
+			return nil, fmt.Errorf("cri-shim not answering on %s: %w", sock, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cleanLeftovers removes the pods and containers critest did not remove and
+// reports them: a conformance run should leave nothing.
+func cleanLeftovers(ctx context.Context, c runtimeapi.RuntimeServiceClient) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var names []string
+	if cs, err := c.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err == nil {
+		for _, ct := range cs.GetContainers() {
+			names = append(names, "container "+ct.GetId())
+			_, _ = c.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: ct.GetId()})
+		}
+	}
+	if ps, err := c.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
+		for _, p := range ps.GetItems() {
+			names = append(names, "pod "+p.GetId())
+			_, _ = c.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.GetId()})
+			_, _ = c.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.GetId()})
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return fmt.Errorf("critest left %d objects in the runtime: %s", len(names), strings.Join(names, ", "))
+}
+
+func updateExpected(path string, specs []spec, old expected) error {
+	next := expected{}
+	for _, s := range specs {
+		if s.failed() {
+			reason, ok := old[s.name()]
+			if !ok {
+				reason = "unclassified: fails since the last update"
+			}
+			next[s.name()] = reason
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return next.write(f, expectedHeader)
+}
+
+const expectedHeader = `# critest specs allowed to fail, each under the reason it fails for.
+# The harness (make critest) fails on a failure not listed here and on a listed
+# spec that passes, so this list only shrinks. Format: a line "reason: ..."
+# followed by full spec names, one a line.
+`
+
+// process is a child the harness started; it is stopped by PID.
+type process struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+func startProcess(ctx context.Context, logPath, bin string, args ...string) (*process, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &process{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and, after 30 s, SIGKILL.
+func (p *process) stop() error {
+	if p.exited() {
+		return fmt.Errorf("%s had already exited: %v", p.cmd.Path, p.err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("killed after 30 s")
+	}
+	var exitErr *exec.ExitError
+	if errors.As(p.err, &exitErr) {
+		return p.err
+	}
+	return nil
+}
+
+// startRegistry builds and starts the test registry, and returns its address.
+func startRegistry(ctx context.Context, out string) (*process, string, error) {
+	bin := filepath.Join(out, "testregistry")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./test/testimages/cmd/testregistry")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, "", fmt.Errorf("build test registry: %w", err)
+	}
+	ready := filepath.Join(out, "registry.addr")
+	_ = os.Remove(ready)
+	p, err := startProcess(ctx, filepath.Join(out, "registry.log"), bin,
+		"--addr", "127.0.0.1:0", "--ready-file", ready, "--workdir", filepath.Join(out, "images-cache"))
+	if err != nil {
+		return nil, "", err
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		if raw, err := os.ReadFile(ready); err == nil && len(raw) > 0 {
+			return p, strings.TrimSpace(string(raw)), nil
+		}
+		if p.exited() || time.Now().After(deadline) || ctx.Err() != nil {
+			_ = p.stop()
+			return nil, "", fmt.Errorf("test registry did not come up; see %s", p.logPath)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
