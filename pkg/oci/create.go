@@ -1,0 +1,144 @@
+package oci
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	// Device rules need the devices manager registered.
+	_ "github.com/opencontainers/cgroups/devices"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/cri-shim/cri-shim/pkg/monitor"
+)
+
+// CreateMain is the create command: "cri-shim __create STATEROOT ID BUNDLE
+// [--tty]". It runs under a monitor, which gave it the container's stdio on
+// fds 3-5, the console socket on fd 6 and the result pipe on fd 7. It returns
+// the process exit code.
+func CreateMain(args []string) int {
+	// Nothing the monitor handed over may leak into the container.
+	for fd := monitor.CreateStdinFd; fd <= monitor.CreateResultFd; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	logrus.SetOutput(os.Stderr)
+	logrus.SetLevel(logrus.WarnLevel)
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: cri-shim __create STATEROOT ID BUNDLE [--tty]")
+		return 2
+	}
+	root, id, bundle := args[0], args[1], args[2]
+	tty := len(args) > 3 && args[3] == "--tty"
+	pid, err := create(root, id, bundle, tty)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v", err)
+		return 1
+	}
+	res := os.NewFile(monitor.CreateResultFd, "result")
+	if _, err := io.WriteString(res, strconv.Itoa(pid)); err != nil {
+		fmt.Fprintf(os.Stderr, "report pid: %v", err)
+		return 1
+	}
+	return 0
+}
+
+func create(root, id, bundle string, tty bool) (pid int, err error) {
+	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return 0, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return 0, fmt.Errorf("config.json: %w", err)
+	}
+	if spec.Process == nil {
+		return 0, fmt.Errorf("config.json: no process")
+	}
+	// specconv resolves a relative rootfs against the working directory.
+	if err := os.Chdir(bundle); err != nil {
+		return 0, err
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: &spec})
+	if err != nil {
+		return 0, fmt.Errorf("libcontainer config: %w", err)
+	}
+	c, err := libcontainer.Create(root, id, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("libcontainer create: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Destroy()
+		}
+	}()
+	p, err := process(spec.Process)
+	if err != nil {
+		return 0, err
+	}
+	p.Init = true
+	if tty {
+		p.ConsoleSocket = os.NewFile(monitor.CreateConsoleFd, "console")
+	} else {
+		p.Stdin = os.NewFile(monitor.CreateStdinFd, "stdin")
+		p.Stdout = os.NewFile(monitor.CreateStdoutFd, "stdout")
+		p.Stderr = os.NewFile(monitor.CreateStderrFd, "stderr")
+	}
+	if err := c.Start(p); err != nil {
+		return 0, fmt.Errorf("start init: %w", err)
+	}
+	return p.Pid()
+}
+
+// process is the libcontainer process of an OCI process, as runc builds it.
+func process(p *specs.Process) (*libcontainer.Process, error) {
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		Label:           p.SelinuxLabel,
+		NoNewPrivileges: &p.NoNewPrivileges,
+		AppArmorProfile: p.ApparmorProfile,
+		Scheduler:       p.Scheduler,
+		IOPriority:      p.IOPriority,
+	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth = uint16(p.ConsoleSize.Width)
+		lp.ConsoleHeight = uint16(p.ConsoleSize.Height)
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
+			Permitted: c.Permitted, Ambient: c.Ambient,
+		}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for _, rl := range p.Rlimits {
+		typ, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit %q", rl.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: typ, Hard: rl.Hard, Soft: rl.Soft})
+	}
+	return lp, nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
