@@ -1,0 +1,240 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"k8s.io/klog/v2"
+
+	"github.com/cri-shim/cri-shim/pkg/errdefs"
+	"github.com/cri-shim/cri-shim/pkg/monitor"
+	"github.com/cri-shim/cri-shim/pkg/rootfs"
+)
+
+// watch follows the container's monitor until it exits, then records the
+// exit. mon is the monitor when this process started it (and must reap it).
+func (m *Manager) watch(c *ctr, mon *monitor.Monitor) {
+	c.mu.Lock()
+	if c.watching {
+		c.mu.Unlock()
+		return
+	}
+	c.watching = true
+	pid := c.rec.MonitorPID
+	c.mu.Unlock()
+	go func() {
+		if err := monitor.WaitPID(context.Background(), pid); err != nil {
+			klog.Errorf("container %s: waiting for monitor %d: %v", c.rec.ID, pid, err)
+		}
+		if mon != nil {
+			_ = mon.Wait()
+		}
+		m.recordExit(c)
+	}()
+}
+
+// recordExit stores the exit the monitor wrote, releases the container's
+// runtime state and rootfs mount, and wakes whoever waits for the exit.
+func (m *Manager) recordExit(c *ctr) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.mu.Lock()
+	rec := &c.rec
+	p := m.paths(rec.ID)
+	if rec.State == StateCreated || rec.State == StateRunning {
+		e, err := monitor.ReadExit(p.exitFile)
+		switch {
+		case err == nil:
+			rec.ExitCode = int32(e.ExitCode)
+			rec.FinishedAt = e.FinishedAt
+			switch {
+			case e.OOMKilled:
+				rec.Reason = ReasonOOMKilled
+			case e.ExitCode == 0:
+				rec.Reason = ReasonCompleted
+			default:
+				rec.Reason = ReasonError
+			}
+		default:
+			// The monitor died without recording an exit: nothing owns the
+			// container's stdio or status any more, so end it.
+			klog.Errorf("container %s: monitor %d ended without an exit status (%v): killing the container", rec.ID, rec.MonitorPID, err)
+			_ = m.rt.Signal(ctx, rec.ID, unix.SIGKILL)
+			rec.ExitCode = 255
+			rec.FinishedAt = time.Now().UnixNano()
+			rec.Reason = ReasonError
+			rec.Message = "the container's monitor ended without recording an exit status"
+		}
+		if rec.StartedAt == 0 {
+			// It never ran; the kubelet expects a start time not after the finish.
+			rec.StartedAt = rec.FinishedAt
+		}
+		rec.State = StateExited
+		if err := m.save(ctx, rec); err != nil {
+			klog.Errorf("container %s: record exit: %v", rec.ID, err)
+		}
+		m.emit(rec)
+	}
+	id := rec.ID
+	c.mu.Unlock()
+	select {
+	case <-c.exited:
+	default:
+		close(c.exited)
+	}
+	if err := m.rt.Destroy(ctx, id); err != nil {
+		klog.Errorf("container %s: release runtime state: %v", id, err)
+	}
+	if err := rootfs.Unmount(p.rootfs); err != nil {
+		klog.Errorf("container %s: %v", id, err)
+	}
+}
+
+// Start runs a created container's process.
+func (m *Manager) Start(ctx context.Context, id string) error {
+	c, ok := m.get(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State != StateCreated {
+		return fmt.Errorf("container %s is %s, not created: %w", id, c.rec.State, errdefs.ErrFailedPrecondition)
+	}
+	if err := m.rt.Start(ctx, id); err != nil {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
+	}
+	c.rec.State = StateRunning
+	c.rec.StartedAt = time.Now().UnixNano()
+	if err := m.save(ctx, &c.rec); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	m.emit(&c.rec)
+	return nil
+}
+
+// Stop stops a container: its stop signal, then SIGKILL after timeout
+// (at once when timeout is 0). Stopping an exited container does nothing.
+func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	c, ok := m.get(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+	}
+	c.mu.Lock()
+	state, stopSig := c.rec.State, c.rec.StopSig
+	c.mu.Unlock()
+	switch state {
+	case StateExited, StateRemoving:
+		return nil
+	case StateCreated:
+		// A parked init never ran the user's process: no grace to give.
+		timeout = 0
+	}
+	if timeout > 0 {
+		sig, err := parseSignal(stopSig)
+		if err != nil {
+			klog.Warningf("container %s: stop signal %q: %v; using SIGTERM", id, stopSig, err)
+			sig = unix.SIGTERM
+		}
+		if err := m.rt.Signal(ctx, id, sig); err != nil {
+			return err
+		}
+		select {
+		case <-c.exited:
+			return nil
+		case <-time.After(timeout):
+			klog.V(2).Infof("container %s: still running %s after %v: killing it", id, timeout, sig)
+		case <-ctx.Done():
+			return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
+		}
+	}
+	if err := m.rt.Signal(ctx, id, unix.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("container %s: waiting for exit after SIGKILL: %w", id, ctx.Err())
+	}
+}
+
+// Remove stops a container if needed and removes its runtime state, writable
+// layer and record. Removing an unknown container is not an error; the log
+// file stays (the kubelet owns it).
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	c, ok := m.get(id)
+	if !ok {
+		return nil
+	}
+	if err := m.Stop(ctx, id, 0); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State != StateRemoving {
+		c.rec.State = StateRemoving
+		if err := m.save(ctx, &c.rec); err != nil {
+			return fmt.Errorf("container %s: %w", id, err)
+		}
+	}
+	if err := m.teardown(ctx, &c.rec); err != nil {
+		return fmt.Errorf("container %s: remove: %w", id, err)
+	}
+	if err := m.forget(ctx, id); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	m.mu.Lock()
+	delete(m.ctrs, id)
+	m.mu.Unlock()
+	m.release(nameKey(c.rec.PodID, c.rec.Name, c.rec.Attempt), id)
+	m.emit(&Record{ID: id, PodID: c.rec.PodID, State: StateRemoving})
+	return nil
+}
+
+// ReopenLog makes a running container's monitor reopen its log file.
+func (m *Manager) ReopenLog(ctx context.Context, id string) error {
+	c, ok := m.get(id)
+	if !ok {
+		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+	}
+	c.mu.Lock()
+	state := c.rec.State
+	c.mu.Unlock()
+	if state != StateRunning {
+		return fmt.Errorf("container %s is %s, not running: %w", id, state, errdefs.ErrFailedPrecondition)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := monitor.ReopenLog(ctx, m.paths(id).socket); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	return nil
+}
+
+// parseSignal reads a stop signal: "SIGTERM", "TERM", "15" or "" (SIGTERM).
+func parseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return unix.SIGTERM, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d out of range", n)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errors.New("unknown signal")
+}

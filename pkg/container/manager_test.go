@@ -1,0 +1,328 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+
+	"github.com/cri-shim/cri-shim/internal/testrootfs"
+	"github.com/cri-shim/cri-shim/pkg/container/spec"
+	"github.com/cri-shim/cri-shim/pkg/errdefs"
+	"github.com/cri-shim/cri-shim/pkg/metadata"
+	"github.com/cri-shim/cri-shim/pkg/oci"
+)
+
+// The test binary stands in for cri-shim as container init and create command.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+	if len(os.Args) > 1 && os.Args[1] == oci.CreateArg {
+		os.Exit(oci.CreateMain(os.Args[2:]))
+	}
+}
+
+const testCgroupParent = "/cri-shim-test-container"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + testCgroupParent)
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+	os.Exit(code)
+}
+
+type fakePods struct{ pod *Pod }
+
+func (f *fakePods) Pod(ctx context.Context, id string) (*Pod, error) {
+	if f.pod == nil || id != f.pod.Sandbox.ID {
+		return nil, errdefs.ErrNotFound
+	}
+	return f.pod, nil
+}
+
+type fakeImages struct {
+	img  *Image
+	mu   sync.Mutex
+	pins map[string]string
+}
+
+func (f *fakeImages) Resolve(ctx context.Context, ref string) (*Image, error) {
+	if ref != "busybox" && ref != f.img.ID {
+		return nil, errdefs.ErrNotFound
+	}
+	return f.img, nil
+}
+
+func (f *fakeImages) Pin(ctx context.Context, holder, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pins[holder] = id
+	return nil
+}
+
+func (f *fakeImages) Unpin(ctx context.Context, holder string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.pins, holder)
+	return nil
+}
+
+type env struct {
+	dir    string
+	store  metadata.Store
+	pods   *fakePods
+	images *fakeImages
+	m      *Manager
+	logDir string
+}
+
+var layerOnce sync.Once
+var layerDir string
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	layerOnce.Do(func() {
+		layerDir, _ = os.MkdirTemp("", "cri-shim-test-layer-")
+		if err := testrootfs.Busybox(layerDir); err != nil {
+			panic(err)
+		}
+	})
+	dir := t.TempDir()
+	store, err := metadata.Open(filepath.Join(dir, "meta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{dir: dir, store: store, logDir: filepath.Join(dir, "logs")}
+	e.pods = &fakePods{pod: &Pod{
+		Ready:        true,
+		LogDirectory: e.logDir,
+		CgroupParent: testCgroupParent,
+		Sandbox: spec.Sandbox{
+			ID: "pod1", Name: "p", Namespace: "ns", UID: "u",
+			NetNS: spec.NamespacePath{Host: true}, IPCNS: spec.NamespacePath{Host: true}, UTSNS: spec.NamespacePath{Host: true},
+			PIDNS: spec.NamespacePath{Host: true},
+		},
+	}}
+	e.images = &fakeImages{img: &Image{ID: "sha256:feed", Ref: "busybox:latest", Layers: []string{layerDir},
+		Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}, pins: map[string]string{}}
+	e.m = e.manager()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, r := range e.m.List(ctx, Filter{}) {
+			if err := e.m.Remove(ctx, r.ID); err != nil {
+				t.Errorf("cleanup %s: %v", r.ID, err)
+			}
+		}
+		store.Close()
+	})
+	return e
+}
+
+func (e *env) manager() *Manager {
+	return New(Options{
+		Root: filepath.Join(e.dir, "root"), State: filepath.Join(e.dir, "state"),
+		Store: e.store, Pods: e.pods, Images: e.images, Binary: os.Args[0],
+		Host: spec.Host{OOMScoreAdjFloor: -1000, HugetlbController: true, SwapAccounting: false},
+	})
+}
+
+func (e *env) create(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	id, err := e.m.Create(context.Background(), CreateRequest{
+		PodID: "pod1", Image: "busybox", LogPath: name + ".log",
+		Input: spec.Input{Name: name, Command: args, Security: spec.SecurityContext{
+			Namespaces: spec.NamespaceOptions{Network: spec.NamespacePod, IPC: spec.NamespacePod, PID: spec.NamespaceContainer},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (e *env) waitState(t *testing.T, id string, want State) Record {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, err := e.m.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State == want {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s is %s, want %s", id, r.State, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "hello", "sh", "-c", "echo hi; exit 3")
+	r, _ := e.m.Get(ctx, id)
+	if r.State != StateCreated || r.ImageID != "sha256:feed" || e.images.pins[id] != "sha256:feed" {
+		t.Fatalf("after create: %+v pins %v", r, e.images.pins)
+	}
+	if _, err := e.m.Create(ctx, CreateRequest{PodID: "pod1", Image: "busybox", Input: spec.Input{Name: "hello", Command: []string{"true"}}}); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if err := e.m.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	r = e.waitState(t, id, StateExited)
+	if r.ExitCode != 3 || r.Reason != ReasonError || r.StartedAt == 0 || r.FinishedAt < r.StartedAt {
+		t.Fatalf("exited: %+v", r)
+	}
+	log, _ := os.ReadFile(filepath.Join(e.logDir, "hello.log"))
+	if !strings.Contains(string(log), " stdout F hi\n") {
+		t.Fatalf("log %q", log)
+	}
+	if err := e.m.Start(ctx, id); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("start of an exited container: %v", err)
+	}
+	if err := e.m.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Remove(ctx, id); err != nil {
+		t.Fatalf("second remove: %v", err)
+	}
+	if _, err := e.m.Get(ctx, id); !errdefs.IsNotFound(err) {
+		t.Fatalf("get after remove: %v", err)
+	}
+	if len(e.images.pins) != 0 {
+		t.Fatalf("pins left: %v", e.images.pins)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "root", id)); !os.IsNotExist(err) {
+		t.Fatalf("writable layer left: %v", err)
+	}
+}
+
+func TestStopEscalatesToKill(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "stubborn", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
+	if err := e.m.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.m.Stop(ctx, id, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.m.Get(ctx, id)
+	if r.State != StateExited || r.ExitCode != 137 {
+		t.Fatalf("after stop: %+v", r)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatal("SIGKILL came before the timeout")
+	}
+	if err := e.m.Stop(ctx, id, time.Second); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+}
+
+func TestStopGraceful(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "polite", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	if err := e.m.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the shell set its trap
+	if err := e.m.Stop(ctx, id, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.m.Get(ctx, id); r.ExitCode != 0 || r.Reason != ReasonCompleted {
+		t.Fatalf("after stop: %+v", r)
+	}
+}
+
+func TestRecoverRunningAndExited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	running := e.create(t, "runner", "sh", "-c", "echo before; sleep 1000")
+	if err := e.m.Start(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	created := e.create(t, "parked", "true")
+	// A "restart": a new manager over the same store and dirs.
+	e.m = e.manager()
+	if err := e.m.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.m.Get(ctx, running); r.State != StateRunning {
+		t.Fatalf("running container after recover: %+v", r)
+	}
+	if r, _ := e.m.Get(ctx, created); r.State != StateCreated {
+		t.Fatalf("created container after recover: %+v", r)
+	}
+	if err := e.m.Stop(ctx, running, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.m.Get(ctx, running); r.State != StateExited || r.ExitCode != 137 {
+		t.Fatalf("stopped after recover: %+v", r)
+	}
+	if err := e.m.Start(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.waitState(t, created, StateExited); r.ExitCode != 0 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestLogPathOutsidePodDirRefused(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"../escape.log", "/etc/evil.log", "a/../../b.log"} {
+		_, err := e.m.Create(context.Background(), CreateRequest{PodID: "pod1", Image: "busybox", LogPath: p,
+			Input: spec.Input{Name: "x" + strings.ReplaceAll(p, "/", "_"), Command: []string{"true"}}})
+		if !errdefs.IsInvalidArgument(err) {
+			t.Errorf("log path %q: %v", p, err)
+		}
+	}
+	if n := len(e.m.List(context.Background(), Filter{})); n != 0 {
+		t.Fatalf("%d containers left by refused creates", n)
+	}
+	entries, _ := os.ReadDir(filepath.Join(e.dir, "root"))
+	if len(entries) != 0 {
+		t.Fatalf("writable layers left by refused creates: %v", entries)
+	}
+}
+
+func TestCreateFailureRollsBack(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.m.Create(context.Background(), CreateRequest{PodID: "pod1", Image: "busybox", LogPath: "bad.log",
+		Input: spec.Input{Name: "bad", Command: []string{"/no/such/binary"}, Security: spec.SecurityContext{
+			Namespaces: spec.NamespaceOptions{PID: spec.NamespaceContainer}}}})
+	if err == nil || !strings.Contains(err.Error(), "/no/such/binary") {
+		t.Fatalf("create of a missing binary: %v", err)
+	}
+	var n int
+	_ = e.store.View(context.Background(), func(tx metadata.Tx) error {
+		return tx.ForEach(bucket, func(string, []byte) error { n++; return nil })
+	})
+	if n != 0 || len(e.images.pins) != 0 {
+		t.Fatalf("records %d, pins %v after a failed create", n, e.images.pins)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(e.dir, "state")); len(entries) > 2 {
+		t.Fatalf("state left: %v", entries)
+	}
+	// The name is free again.
+	id := e.create(t, "bad", "true")
+	if id == "" {
+		t.Fatal("no id")
+	}
+}
