@@ -82,10 +82,10 @@ func (m *Manager) forget(ctx context.Context, id string) error {
 
 // Paths of one container.
 type paths struct {
-	dir, upper, work    string // under Root
-	bundle, rootfs      string // under State
-	exitFile, debugLog  string
-	socket              string
+	dir, upper, work   string // under Root
+	bundle, rootfs     string // under State
+	exitFile, debugLog string
+	socket             string
 }
 
 func (m *Manager) paths(id string) paths {
