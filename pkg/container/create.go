@@ -127,7 +127,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	}
 	s, err := spec.Build(ctx, &in)
 	if err != nil {
-		return "", fmt.Errorf("container %q: %w", name, err)
+		return "", err // Build's errors name the container
 	}
 	if s.Process != nil {
 		u := s.Process.User
