@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -249,5 +250,37 @@ func TestTTY(t *testing.T) {
 	log, _ := os.ReadFile(c.opts.Monitor.LogPath)
 	if !strings.Contains(string(log), "is-a-tty") {
 		t.Fatalf("log: %q", log)
+	}
+}
+
+func TestExec(t *testing.T) {
+	c := newContainer(t, "oci-exec", []string{"sleep", "1000"}, false)
+	c.create(t)
+	ctx := context.Background()
+	if err := c.rt.Start(ctx, c.id); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code, err := c.rt.Exec(ctx, c.id, c.opts.Bundle, []string{"sh", "-c", "read x; echo got $x; echo e >&2; exit 5"},
+		ExecIO{Stdin: strings.NewReader("hello\n"), Stdout: &out, Stderr: &errb})
+	if err != nil || code != 5 || out.String() != "got hello\n" || errb.String() != "e\n" {
+		t.Fatalf("exec: code %d err %v out %q err %q", code, err, out.String(), errb.String())
+	}
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.rt.Exec(tctx, c.id, c.opts.Bundle, []string{"sleep", "100"}, ExecIO{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exec past its deadline: %v", err)
+	}
+	var tty strings.Builder
+	code, err = c.rt.Exec(ctx, c.id, c.opts.Bundle, []string{"sh", "-c", "[ -t 0 ] && echo tty"}, ExecIO{TTY: true, Stdout: &tty})
+	if err != nil || code != 0 || !strings.Contains(tty.String(), "tty") {
+		t.Fatalf("tty exec: code %d err %v out %q", code, err, tty.String())
+	}
+	if err := c.rt.Signal(ctx, c.id, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.waitExit(t)
+	if _, err := c.rt.Exec(ctx, c.id, c.opts.Bundle, []string{"true"}, ExecIO{}); err == nil {
+		t.Fatal("exec in a stopped container succeeded")
 	}
 }
