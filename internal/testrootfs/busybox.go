@@ -11,7 +11,7 @@ import (
 )
 
 // Applets are the busybox commands linked into a Busybox rootfs.
-var Applets = []string{"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "touch", "true", "false", "mkdir", "env", "pwd"}
+var Applets = []string{"sh", "echo", "cat", "sleep", "id", "hostname", "ls", "touch", "true", "false", "mkdir", "env", "pwd", "head", "grep", "ps"}
 
 // Busybox writes a root filesystem into dir: the host's dynamic busybox with
 // its libraries, applets as hard links, /etc/passwd and /etc/group, and the

@@ -326,3 +326,32 @@ func TestCreateFailureRollsBack(t *testing.T) {
 		t.Fatal("no id")
 	}
 }
+
+func TestExecSyncAndAttach(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "execs", "sh", "-c", "while true; do echo tick; sleep 0.1; done")
+	if err := e.m.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.m.ExecSync(ctx, id, []string{"sh", "-c", "echo out; echo err >&2; exit 2"}, 10*time.Second)
+	if err != nil || string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.ExitCode != 2 {
+		t.Fatalf("exec sync: %+v %v", res, err)
+	}
+	if _, err := e.m.ExecSync(ctx, id, []string{"sleep", "10"}, 200*time.Millisecond); !errdefs.IsDeadlineExceeded(err) {
+		t.Fatalf("exec sync timeout: %v", err)
+	}
+	res, err = e.m.ExecSync(ctx, id, []string{"sh", "-c", "head -c 17000000 /dev/zero"}, 30*time.Second)
+	if err != nil || len(res.Stdout) != MaxExecOutput || !res.Truncated {
+		t.Fatalf("big output: %d bytes, truncated %v, %v", len(res.Stdout), res != nil && res.Truncated, err)
+	}
+	actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	var out strings.Builder
+	if err := e.m.Attach(actx, id, nil, &out, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "tick") {
+		t.Fatalf("attach saw %q", out.String())
+	}
+}
