@@ -193,6 +193,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.mu.Lock()
 	delete(m.ctrs, id)
 	m.mu.Unlock()
+	forgetStats(id)
 	m.release(nameKey(c.rec.PodID, c.rec.Name, c.rec.Attempt), id)
 	m.emit(&Record{ID: id, PodID: c.rec.PodID, State: StateRemoving})
 	return nil

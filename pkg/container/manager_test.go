@@ -355,3 +355,24 @@ func TestExecSyncAndAttach(t *testing.T) {
 		t.Fatalf("attach saw %q", out.String())
 	}
 }
+
+func TestStats(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "busy", "sh", "-c", "while true; do :; done")
+	if err := e.m.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.m.Stats(ctx, id)
+	if err != nil || !first.Live || first.CPUUsageNanos == 0 && first.MemoryUsage == 0 {
+		t.Fatalf("first sample: %+v %v", first, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	second, err := e.m.Stats(ctx, id)
+	if err != nil || second.CPUNanoCores == 0 || second.CPUUsageNanos <= first.CPUUsageNanos || second.Pids == 0 {
+		t.Fatalf("second sample: %+v %v", second, err)
+	}
+	if second.MemoryWorkingSet == 0 || second.WritableLayer.Inodes == 0 {
+		t.Fatalf("memory or writable layer missing: %+v", second)
+	}
+}
