@@ -1,6 +1,7 @@
 // Package network wires pod network namespaces to the node through CNI
 // (libcni): it picks the network configuration, checks the plugins, and runs
-// ADD, CHECK and DEL.
+// ADD, CHECK, DEL and GC with the runtime's own cache dir, every plugin run
+// bounded by the plugin timeout.
 package network
 
 import (
@@ -13,19 +14,37 @@ import (
 	"github.com/containernetworking/cni/libcni"
 )
 
-// BuiltinNetworkName is the name of the network used when the conf dir holds no configuration.
+// BuiltinNetworkName is the name of the built-in network (used when the
+// conf dir holds no configuration) on the default bridge. On any other bridge
+// the network is named after it (see BuiltinName), so that two runtimes on
+// one machine never share host-local address files, which a CNI GC of one
+// would release under the other.
 const BuiltinNetworkName = "cri-shim-default"
 
-// LoopbackPlugin is the plugin that brings up lo in every pod.
-const LoopbackPlugin = "loopback"
+// DefaultBridge is the bridge of the built-in network in the default configuration.
+const DefaultBridge = "crishim0"
+
+// BuiltinName returns the name of the built-in network on bridge.
+func BuiltinName(bridge string) string {
+	if bridge == DefaultBridge {
+		return BuiltinNetworkName
+	}
+	return "cri-shim-" + bridge
+}
 
 // Network is the pod network configuration in use.
 type Network struct {
 	// List is the parsed CNI network configuration list.
 	List *libcni.NetworkConfigList
-	// Source is the file it came from, or "built-in".
+	// Source is the file it came from, or BuiltinSource.
 	Source string
+
+	// bridge and subnet of the built-in network.
+	bridge, subnet string
 }
+
+// BuiltinSource is the Source of the built-in network.
+const BuiltinSource = "built-in"
 
 // Load returns the operator's network from confDir (the first .conflist,
 // .conf or .json file in lexical order, as the kubelet's other runtimes pick
@@ -48,7 +67,7 @@ func Load(confDir, bridge, subnet string) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in cni config: %w", err)
 	}
-	return &Network{List: list, Source: "built-in"}, nil
+	return &Network{List: list, Source: BuiltinSource, bridge: bridge, subnet: subnet}, nil
 }
 
 func loadFile(path string) (*libcni.NetworkConfigList, error) {
@@ -80,7 +99,14 @@ func loadFile(path string) (*libcni.NetworkConfigList, error) {
 // BuiltinConfList is the built-in network: a bridge with host-local
 // addresses, port mappings and bandwidth limits.
 func BuiltinConfList(bridge, subnet string) []byte {
-	return fmt.Appendf(nil, `{
+	return builtinConfList(bridge, subnet, true, true)
+}
+
+// builtinConfList writes the built-in network, with the portmap and
+// bandwidth plugins only when asked: a pod that maps no host port and has
+// no bandwidth limit does not pay for two more plugin executions.
+func builtinConfList(bridge, subnet string, portmap, bandwidth bool) []byte {
+	b := fmt.Appendf(nil, `{
   "cniVersion": "1.1.0",
   "name": %q,
   "plugins": [
@@ -91,17 +117,41 @@ func BuiltinConfList(bridge, subnet string) []byte {
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}},
-    {"type": "bandwidth", "capabilities": {"bandwidth": true}}
-  ]
-}`, BuiltinNetworkName, bridge, subnet)
+    }`, BuiltinName(bridge), bridge, subnet)
+	if portmap {
+		b = append(b, `,
+    {"type": "portmap", "capabilities": {"portMappings": true}}`...)
+	}
+	if bandwidth {
+		b = append(b, `,
+    {"type": "bandwidth", "capabilities": {"bandwidth": true}}`...)
+	}
+	return append(b, "\n  ]\n}"...)
 }
 
-// Plugins lists the plugin binaries the network needs, loopback included.
+// ForPod returns the configuration list to attach a pod with caps. The
+// operator's list is used as it is; the built-in one leaves out the
+// plugins the pod has no use for.
+func (n *Network) ForPod(caps Capabilities) (*libcni.NetworkConfigList, error) {
+	if n.Source != BuiltinSource {
+		return n.List, nil
+	}
+	ports, bw := len(caps.PortMappings) > 0, caps.Bandwidth != nil
+	if ports && bw {
+		return n.List, nil
+	}
+	list, err := libcni.NetworkConfFromBytes(builtinConfList(n.bridge, n.subnet, ports, bw))
+	if err != nil {
+		return nil, fmt.Errorf("built-in cni config: %w", err)
+	}
+	return list, nil
+}
+
+// Plugins lists the plugin binaries the network needs. The runtime brings
+// up lo in each pod itself, so the loopback plugin is not one of them.
 func (n *Network) Plugins() []string {
-	seen := map[string]bool{LoopbackPlugin: true}
-	out := []string{LoopbackPlugin}
+	seen := map[string]bool{}
+	var out []string
 	for _, p := range n.List.Plugins {
 		t := p.Network.Type
 		if !seen[t] {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cri-shim/cri-shim/pkg/config"
 )
 
 func TestBuiltinWhenConfDirEmpty(t *testing.T) {
@@ -13,10 +15,10 @@ func TestBuiltinWhenConfDirEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Source != "built-in" || n.List.Name != BuiltinNetworkName {
+	if n.Source != BuiltinSource || n.List.Name != BuiltinName("crishim9") {
 		t.Fatalf("got %s from %s", n.List.Name, n.Source)
 	}
-	want := []string{"loopback", "bridge", "host-local", "portmap", "bandwidth"}
+	want := []string{"bridge", "host-local", "portmap", "bandwidth"}
 	if got := n.Plugins(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("plugins %v, want %v", got, want)
 	}
@@ -45,7 +47,7 @@ func TestOperatorConfigWinsAndPluginsChecked(t *testing.T) {
 	if err := n.CheckPlugins([]string{bin}); err == nil {
 		t.Fatal("missing plugins not reported")
 	}
-	for _, p := range []string{"loopback", "ptp", "static"} {
+	for _, p := range []string{"ptp", "static"} {
 		if err := os.WriteFile(filepath.Join(bin, p), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -62,5 +64,14 @@ func TestBadConfigReported(t *testing.T) {
 	}
 	if _, err := Load(dir, "b", "10.0.0.0/24"); err == nil || !strings.Contains(err.Error(), "10-bad.conflist") {
 		t.Fatalf("bad config: %v", err)
+	}
+}
+
+func TestBuiltinNameKeepsDefaultAndSeparatesOthers(t *testing.T) {
+	if BuiltinName(DefaultBridge) != BuiltinNetworkName || BuiltinName("crishimt0") != "cri-shim-crishimt0" {
+		t.Fatalf("%s %s", BuiltinName(DefaultBridge), BuiltinName("crishimt0"))
+	}
+	if d := config.Default().CNI.BridgeName; d != DefaultBridge {
+		t.Fatalf("default bridge %s, DefaultBridge %s", d, DefaultBridge)
 	}
 }

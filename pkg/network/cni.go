@@ -1,0 +1,154 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/cri-shim/cri-shim/pkg/config"
+	"github.com/cri-shim/cri-shim/pkg/errdefs"
+)
+
+// gcMinVersion is the first CNI spec version with GC. libcni's GC of an
+// older configuration deletes every cached attachment missing from the
+// valid list, with no plugin-side GC to check it: it is not run.
+const gcMinVersion = "1.1.0"
+
+// ErrGCSkipped reports that GC was not run for the network in force.
+var ErrGCSkipped = errors.New("cni gc skipped")
+
+// CNI attaches pods to the pod network through libcni, with the runtime's
+// own cache dir and every plugin run bounded by the plugin timeout. It reads
+// the configuration in force at each call.
+type CNI struct {
+	cfg func() *config.Config
+}
+
+// NewCNI returns the pod network over the settings cfg returns.
+func NewCNI(cfg func() *config.Config) *CNI {
+	return &CNI{cfg: cfg}
+}
+
+func (c *CNI) lib() *libcni.CNIConfig {
+	cfg := c.cfg()
+	return libcni.NewCNIConfigWithCacheDir(cfg.CNI.BinDirs, cfg.CNICacheDir(),
+		&boundedExec{timeout: cfg.CNI.PluginTimeout.Duration})
+}
+
+func (c *CNI) load() (*Network, error) {
+	cfg := c.cfg()
+	return Load(cfg.CNI.ConfDir, cfg.CNI.BridgeName, cfg.CNI.Subnet)
+}
+
+// Plan returns the attachment pod podID with its network namespace at netns
+// gets on the network in force. Nothing is called yet.
+func (c *CNI) Plan(podID, netns string, meta PodMeta, caps Capabilities) (*Attachment, error) {
+	n, err := c.load()
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w: %w", podID, errdefs.ErrUnavailable, err)
+	}
+	list, err := n.ForPod(caps)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", podID, err)
+	}
+	return &Attachment{
+		PodID:        podID,
+		NetNS:        netns,
+		IfName:       DefaultIfName,
+		Args:         podArgs(podID, meta),
+		Capabilities: caps,
+		Network:      list.Name,
+		Source:       n.Source,
+		ConfList:     list.Bytes,
+	}, nil
+}
+
+func (a *Attachment) runtimeConf() *libcni.RuntimeConf {
+	return &libcni.RuntimeConf{
+		ContainerID:    a.PodID,
+		NetNS:          a.NetNS,
+		IfName:         a.IfName,
+		Args:           a.Args,
+		CapabilityArgs: a.Capabilities.capabilityArgs(),
+	}
+}
+
+func (a *Attachment) list() (*libcni.NetworkConfigList, error) {
+	l, err := libcni.NetworkConfFromBytes(a.ConfList)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: recorded cni config of network %s: %w", a.PodID, a.Network, err)
+	}
+	return l, nil
+}
+
+// Add runs ADD and returns the pod's addresses.
+func (c *CNI) Add(ctx context.Context, a *Attachment) (*Result, error) {
+	list, err := a.list()
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.lib().AddNetworkList(ctx, list, a.runtimeConf())
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: cni add to network %s (%s): %w", a.PodID, a.Network, a.Source, err)
+	}
+	res, err := resultOf(r)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: network %s: %w", a.PodID, a.Network, err)
+	}
+	return res, nil
+}
+
+// Del runs DEL. Deleting what is already gone succeeds; every plugin run is
+// bounded by the plugin timeout.
+func (c *CNI) Del(ctx context.Context, a *Attachment) error {
+	list, err := a.list()
+	if err != nil {
+		return err
+	}
+	if err := c.lib().DelNetworkList(ctx, list, a.runtimeConf()); err != nil {
+		return fmt.Errorf("pod %s: cni del from network %s (%s): %w", a.PodID, a.Network, a.Source, err)
+	}
+	return nil
+}
+
+// Check runs CHECK; a configuration older than CHECK (0.4.0) gives an
+// error of kind errdefs.ErrNotImplemented.
+func (c *CNI) Check(ctx context.Context, a *Attachment) error {
+	list, err := a.list()
+	if err != nil {
+		return err
+	}
+	if err := c.lib().CheckNetworkList(ctx, list, a.runtimeConf()); err != nil {
+		if errors.Is(err, libcni.ErrorCheckNotSupp) {
+			return fmt.Errorf("pod %s: network %s: %w: %w", a.PodID, a.Network, errdefs.ErrNotImplemented, err)
+		}
+		return fmt.Errorf("pod %s: cni check on network %s: %w", a.PodID, a.Network, err)
+	}
+	return nil
+}
+
+// GC deletes the attachments to the network in force that are cached but
+// not in valid, and lets its plugins collect what is not in valid. valid
+// must hold every live attachment: an attachment missing from it is torn
+// down. A configuration older than 1.1.0 is not collected (ErrGCSkipped).
+func (c *CNI) GC(ctx context.Context, valid []*Attachment) error {
+	n, err := c.load()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrGCSkipped, err)
+	}
+	if ok, err := version.GreaterThanOrEqualTo(n.List.CNIVersion, gcMinVersion); err != nil || !ok {
+		return fmt.Errorf("%w: network %s (%s) is cniVersion %q, GC needs %s", ErrGCSkipped, n.List.Name, n.Source, n.List.CNIVersion, gcMinVersion)
+	}
+	args := &libcni.GCArgs{ValidAttachments: make([]types.GCAttachment, 0, len(valid))}
+	for _, a := range valid {
+		args.ValidAttachments = append(args.ValidAttachments, types.GCAttachment{ContainerID: a.PodID, IfName: a.IfName})
+	}
+	if err := c.lib().GCNetworkList(ctx, n.List, args); err != nil {
+		return fmt.Errorf("cni gc of network %s (%s): %w", n.List.Name, n.Source, err)
+	}
+	return nil
+}
