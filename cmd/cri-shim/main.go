@@ -4,6 +4,7 @@
 //	cri-shim [flags]      run the daemon
 //	cri-shim config       print the default configuration file
 //	cri-shim version      print the version
+//	cri-shim images import FILE   import an image archive into the running daemon
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/cri-shim/cri-shim/pkg/config"
 	"github.com/cri-shim/cri-shim/pkg/daemon"
+	"github.com/cri-shim/cri-shim/pkg/sandbox/podinit"
 	"github.com/cri-shim/cri-shim/pkg/version"
 )
 
@@ -38,6 +40,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintf(stdout, "%s %s (%s)\n", version.RuntimeName, version.Version, version.GitCommit)
 			return 0
+		case "images":
+			return runImages(args[1:], stdout, stderr)
+		case podinit.Command: // hidden: a pod's PID 1, started by the runtime
+			return podinit.Main()
 		}
 	}
 	if err := runDaemon(args, stderr); err != nil {

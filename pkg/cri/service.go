@@ -11,7 +11,11 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cri-shim/cri-shim/pkg/config"
+	"github.com/cri-shim/cri-shim/pkg/container"
+	"github.com/cri-shim/cri-shim/pkg/events"
 	"github.com/cri-shim/cri-shim/pkg/fsusage"
+	"github.com/cri-shim/cri-shim/pkg/images"
+	"github.com/cri-shim/cri-shim/pkg/sandbox"
 )
 
 // Deps are the parts of the daemon the services call into.
@@ -28,6 +32,16 @@ type Deps struct {
 	ImageFS func(ctx context.Context) (fsusage.Usage, error)
 	// ContainerFS measures the containers' writable layers.
 	ContainerFS func(ctx context.Context) (fsusage.Usage, error)
+	// Images is the image store.
+	Images *images.Service
+	// Sandboxes runs the pods.
+	Sandboxes *sandbox.Manager
+	// Containers runs containers.
+	Containers *container.Manager
+	// Stream serves exec, attach and port-forward sessions.
+	Stream *StreamServer
+	// Events carries pod and container lifecycle events.
+	Events *events.Broker
 }
 
 // Service implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.

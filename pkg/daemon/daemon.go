@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -19,10 +20,15 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/config"
+	"github.com/cri-shim/cri-shim/pkg/container"
 	"github.com/cri-shim/cri-shim/pkg/cri"
+	"github.com/cri-shim/cri-shim/pkg/events"
 	"github.com/cri-shim/cri-shim/pkg/fsusage"
+	"github.com/cri-shim/cri-shim/pkg/images"
+	"github.com/cri-shim/cri-shim/pkg/images/admin"
 	"github.com/cri-shim/cri-shim/pkg/metadata"
 	"github.com/cri-shim/cri-shim/pkg/network"
+	"github.com/cri-shim/cri-shim/pkg/sandbox"
 	"github.com/cri-shim/cri-shim/pkg/version"
 )
 
@@ -42,10 +48,15 @@ type Daemon struct {
 	reload   Loader
 	setLevel func(int)
 
-	lock  *os.File
-	store metadata.Store
-	srv   *grpc.Server
-	lis   net.Listener
+	lock       *os.File
+	store      metadata.Store
+	images     *images.Service
+	admin      *admin.Server
+	containers *container.Manager
+	events     *events.Broker
+	stream     *cri.StreamServer
+	srv        *grpc.Server
+	lis        net.Listener
 }
 
 // New prepares a daemon with cfg. reload is called on SIGHUP; setLevel
@@ -78,13 +89,60 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if d.store, err = metadata.Open(cfg.RootDir); err != nil {
 		return err
 	}
+	if d.images, err = images.Open(ctx, images.Options{
+		Root: filepath.Join(cfg.RootDir, ImagesDir), Store: d.store, Config: d.Config,
+		UserAgent: version.RuntimeName + "/" + version.Version,
+	}); err != nil {
+		return err
+	}
+	if d.admin, err = admin.Serve(filepath.Join(cfg.StateDir, admin.SocketName), d.images); err != nil {
+		return err
+	}
+	pods, err := sandbox.New(sandbox.Options{Store: d.store, Config: d.Config})
+	if err != nil {
+		return err
+	}
+	d.events = events.NewBroker()
+	d.containers = container.New(container.Options{
+		Root:   filepath.Join(cfg.RootDir, ContainersDir),
+		State:  filepath.Join(cfg.StateDir, ContainersDir),
+		Store:  d.store,
+		Pods:   podSource{pods},
+		Images: imageSource{d.images},
+		Host:   hostFacts(),
+		Events: d.publishContainerEvent,
+	})
+	pods.SetContainerHooks(d.containers)
+	// Before serving: containers first (pod recovery stops and removes
+	// them through the hooks), then pods: half-made pods are undone, then
+	// stale CNI attachments collected.
+	if err := d.containers.Recover(ctx); err != nil {
+		return err
+	}
+	if err := pods.Recover(ctx); err != nil {
+		return err
+	}
+	streamAddr := net.JoinHostPort(cfg.Stream.Address, strconv.Itoa(cfg.Stream.Port))
+	if d.stream, err = cri.NewStreamServer(streamAddr, streamRuntime{d.containers, pods}); err != nil {
+		return err
+	}
+	go func() {
+		if err := d.stream.Serve(); err != nil {
+			klog.Errorf("stream server: %v", err)
+		}
+	}()
 	svc := cri.New(cri.Deps{
 		Config:       d.Config,
 		CgroupDriver: CgroupDriver(cfg.CgroupDriver),
 		RuntimeReady: d.runtimeReady,
 		NetworkReady: d.networkReady,
-		ImageFS:      d.measure(ImagesDir),
+		ImageFS:      d.images.Usage,
+		Images:       d.images,
 		ContainerFS:  d.measure(ContainersDir),
+		Sandboxes:    pods,
+		Containers:   d.containers,
+		Stream:       d.stream,
+		Events:       d.events,
 	})
 	d.srv = cri.NewServer()
 	svc.Register(d.srv)
@@ -96,8 +154,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			klog.Errorf("serve %s: %v", cfg.Socket, err)
 		}
 	}()
-	klog.Infof("cri-shim %s (%s) serving CRI on %s, root %s, state %s, cgroup driver %s",
-		version.Version, version.GitCommit, cfg.Socket, cfg.RootDir, cfg.StateDir, CgroupDriver(cfg.CgroupDriver))
+	klog.Infof("cri-shim %s (%s) serving CRI on %s, streams on %s, root %s, state %s, cgroup driver %s",
+		version.Version, version.GitCommit, cfg.Socket, d.stream.Addr(), cfg.RootDir, cfg.StateDir, CgroupDriver(cfg.CgroupDriver))
 	return nil
 }
 
@@ -173,6 +231,18 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) close() {
+	if d.stream != nil {
+		_ = d.stream.Close()
+		d.stream = nil
+	}
+	if d.admin != nil {
+		_ = d.admin.Close()
+		d.admin = nil
+	}
+	if d.images != nil {
+		_ = d.images.Close()
+		d.images = nil
+	}
 	if d.store != nil {
 		if err := d.store.Close(); err != nil {
 			klog.Errorf("close metadata: %v", err)

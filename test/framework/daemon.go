@@ -22,7 +22,7 @@ import (
 )
 
 // Binary returns the cri-shim binary under test: $CRI_SHIM_BIN, or one built
-// once per test process.
+// once per test process (removed by Cleanup).
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CRI_SHIM_BIN"); p != "" {
@@ -51,6 +51,13 @@ var (
 	builtBin  string
 	buildErr  error
 )
+
+// Cleanup removes the binary Binary built, if any; call it from TestMain.
+func Cleanup() {
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
 
 // Daemon is a cri-shim started by a test.
 type Daemon struct {

@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 		println("integration tests need root")
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	framework.Cleanup()
+	os.Exit(code)
 }
 
 func TestRuntimeInfo(t *testing.T) {

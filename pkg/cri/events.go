@@ -1,0 +1,39 @@
+package cri
+
+import (
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cri-shim/cri-shim/pkg/events"
+)
+
+var eventTypes = map[events.Kind]runtimeapi.ContainerEventType{
+	events.Created: runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT,
+	events.Started: runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT,
+	events.Stopped: runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT,
+	events.Deleted: runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT,
+}
+
+// GetContainerEvents streams container and pod lifecycle events, each with
+// the pod's status and its containers' statuses, for the kubelet's evented PLEG.
+func (s *Service) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream runtimeapi.RuntimeService_GetContainerEventsServer) error {
+	ctx := stream.Context()
+	for e := range s.deps.Events.Subscribe(ctx) {
+		resp := &runtimeapi.ContainerEventResponse{
+			ContainerId:        e.ID,
+			ContainerEventType: eventTypes[e.Kind],
+			CreatedAt:          e.At.UnixNano(),
+		}
+		if sb, err := s.deps.Sandboxes.Get(ctx, e.PodID); err == nil {
+			resp.PodSandboxStatus = podSandboxStatus(&sb)
+			for _, id := range s.deps.Containers.PodContainers(e.PodID) {
+				if rec, err := s.deps.Containers.Get(ctx, id); err == nil {
+					resp.ContainersStatuses = append(resp.ContainersStatuses, criContainerStatus(&rec))
+				}
+			}
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
