@@ -13,7 +13,7 @@ OUT       ?= _output
 
 export CGO_ENABLED := 1
 
-.PHONY: all deps build install run test test-unit test-integration critest bench lint fmt clean
+.PHONY: all deps build install run test test-unit fuzz test-integration critest bench lint fmt clean
 
 all: build
 
@@ -33,11 +33,17 @@ install: build
 run: deps build
 	exec ./$(BIN)
 
-## test: unit tests, integration tests with real daemons, then the conformance harness
-test: deps build lint test-unit test-integration critest
+## test: unit tests, bounded fuzzing, integration tests with real daemons, then the conformance harness
+test: deps build lint test-unit fuzz test-integration critest
 
 test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 ./cmd/... ./pkg/...
+
+# Each fuzz target runs for FUZZTIME on top of its checked-in corpus.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzApplyLayer$$' -fuzztime $(FUZZTIME) ./pkg/images/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/config/
 
 test-integration: build
 	CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 15m ./test/...
