@@ -24,6 +24,12 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
+// The harness's pod network.
+const (
+	harnessBridge = "crishimct0"
+	harnessSubnet = "10.216.0.0/16"
+)
+
 // mirroredRegistries are the public registries critest pulls from.
 var mirroredRegistries = []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io", "public.ecr.aws"}
 
@@ -148,6 +154,9 @@ func run(ctx context.Context, o options) (err error) {
 func writeConfig(path, sock, root, state, regAddr string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "socket = %q\nroot_dir = %q\nstate_dir = %q\nlog_level = 4\n", sock, root, state)
+	// A bridge and subnet of its own: a daemon on the default bridge (make
+	// run) shares host-local's address dir and would collect these addresses.
+	fmt.Fprintf(&b, "\n[cni]\nbridge_name = %q\nsubnet = %q\n", harnessBridge, harnessSubnet)
 	for _, r := range mirroredRegistries {
 		fmt.Fprintf(&b, "\n[registries.%q]\nmirrors = [%q]\n", r, "http://"+regAddr)
 	}
