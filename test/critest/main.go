@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -104,6 +105,18 @@ func run(ctx context.Context, o options) (err error) {
 	defer func() {
 		if stopErr := daemon.stop(); stopErr != nil {
 			fmt.Printf("cri-shim did not stop cleanly: %v\n", stopErr)
+		}
+		// The runtime leaves the bridge up between pods, as containerd does;
+		// the harness made it, so the harness removes it and its address dir.
+		if link, lerr := netlink.LinkByName(harnessBridge); lerr == nil {
+			if derr := netlink.LinkDel(link); derr != nil {
+				fmt.Printf("LEAK: cannot remove bridge %s: %v\n", harnessBridge, derr)
+			}
+		}
+		_ = os.Remove("/var/lib/cni/networks/cri-shim-" + harnessBridge + "/lock")
+		_ = os.Remove("/var/lib/cni/networks/cri-shim-" + harnessBridge + "/last_reserved_ip.0")
+		if rmErr := os.Remove("/var/lib/cni/networks/cri-shim-" + harnessBridge); rmErr != nil && !os.IsNotExist(rmErr) {
+			fmt.Printf("LEAK: addresses still reserved: %v\n", rmErr)
 		}
 		for _, dir := range []string{state, root} {
 			if rmErr := os.RemoveAll(dir); rmErr != nil {
