@@ -83,16 +83,18 @@ func (m *Manager) recordExit(c *ctr) {
 	}
 	id := rec.ID
 	c.mu.Unlock()
-	select {
-	case <-c.exited:
-	default:
-		close(c.exited)
-	}
+	// Release the runtime state and the rootfs before waking waiters, so a
+	// Remove that waited for the exit never races this cleanup.
 	if err := m.rt.Destroy(ctx, id); err != nil {
 		klog.Errorf("container %s: release runtime state: %v", id, err)
 	}
 	if err := rootfs.Unmount(p.rootfs); err != nil {
 		klog.Errorf("container %s: %v", id, err)
+	}
+	select {
+	case <-c.exited:
+	default:
+		close(c.exited)
 	}
 }
 

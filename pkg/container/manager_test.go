@@ -215,10 +215,11 @@ func TestLifecycle(t *testing.T) {
 func TestStopEscalatesToKill(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id := e.create(t, "stubborn", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done")
+	id := e.create(t, "stubborn", "sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done")
 	if err := e.m.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	waitLog(t, filepath.Join(e.logDir, "stubborn.log"), "ready")
 	start := time.Now()
 	if err := e.m.Stop(ctx, id, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -238,17 +239,30 @@ func TestStopEscalatesToKill(t *testing.T) {
 func TestStopGraceful(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id := e.create(t, "polite", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	id := e.create(t, "polite", "sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done")
 	if err := e.m.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the shell set its trap
+	waitLog(t, filepath.Join(e.logDir, "polite.log"), "ready") // the trap is set
 	if err := e.m.Stop(ctx, id, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := e.m.Get(ctx, id); r.ExitCode != 0 || r.Reason != ReasonCompleted {
 		t.Fatalf("after stop: %+v", r)
 	}
+}
+
+// waitLog waits until a container's log has a line containing s.
+func waitLog(t *testing.T, path, s string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), s) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never logged %q", path, s)
 }
 
 func TestRecoverRunningAndExited(t *testing.T) {
@@ -367,8 +381,14 @@ func TestStats(t *testing.T) {
 	if err != nil || !first.Live || first.CPUUsageNanos == 0 && first.MemoryUsage == 0 {
 		t.Fatalf("first sample: %+v %v", first, err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	second, err := e.m.Stats(ctx, id)
+	// The busy loop gets CPU time sooner or later, even on a loaded machine.
+	var second *Stats
+	for i := 0; i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if second, err = e.m.Stats(ctx, id); err == nil && second.CPUNanoCores > 0 {
+			break
+		}
+	}
 	if err != nil || second.CPUNanoCores == 0 || second.CPUUsageNanos <= first.CPUUsageNanos || second.Pids == 0 {
 		t.Fatalf("second sample: %+v %v", second, err)
 	}
