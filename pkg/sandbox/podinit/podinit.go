@@ -2,7 +2,16 @@
 // the namespace, started by the runtime as `cri-shim pod-init <pod-id>`. It
 // reaps the zombies the pod's processes leave and exits on SIGTERM or
 // SIGINT. It holds nothing else, so it runs unprivileged.
+//
+// The process is C (podinit.c): a constructor runs it before the Go runtime
+// starts, so it costs well under a megabyte. Main is the same loop in Go,
+// for a binary built without cgo.
 package podinit
+
+/*
+#cgo CFLAGS: -Wall -O2
+*/
+import "C"
 
 import (
 	"os"
