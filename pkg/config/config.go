@@ -69,6 +69,9 @@ type Config struct {
 	CgroupDriver string `toml:"cgroup_driver" json:"cgroup_driver"`
 	// CgroupParent is the parent cgroup for pods whose request names none.
 	CgroupParent string `toml:"cgroup_parent" json:"cgroup_parent"`
+	// MetricsAddress is the ip:port the Prometheus metrics are served on
+	// (at /metrics); "" serves none.
+	MetricsAddress string `toml:"metrics_address" json:"metrics_address"`
 	// Stream configures the exec/attach/port-forward streaming server.
 	Stream StreamConfig `toml:"stream" json:"stream"`
 	// CNI configures pod networking.
@@ -138,6 +141,7 @@ func Default() *Config {
 		ShutdownTimeout: Duration{10 * time.Second},
 		CgroupDriver:    "",
 		CgroupParent:    "/cri-shim",
+		MetricsAddress:  "",
 		Stream: StreamConfig{
 			Address: "127.0.0.1",
 			Port:    0,

@@ -19,6 +19,7 @@ var restartSettings = []struct {
 	{"shutdown_timeout", func(c *Config) any { return c.ShutdownTimeout }},
 	{"cgroup_driver", func(c *Config) any { return c.CgroupDriver }},
 	{"cgroup_parent", func(c *Config) any { return c.CgroupParent }},
+	{"metrics_address", func(c *Config) any { return c.MetricsAddress }},
 	{"stream.address", func(c *Config) any { return c.Stream.Address }},
 	{"stream.port", func(c *Config) any { return c.Stream.Port }},
 	{"cni.conf_dir", func(c *Config) any { return c.CNI.ConfDir }},

@@ -41,6 +41,11 @@ func (c *Config) Validate() error {
 		v.fail("cgroup_driver", fmt.Errorf("%q is not one of \"\" (detect), \"cgroupfs\", \"systemd\"", c.CgroupDriver))
 	}
 	v.cgroupParent(c.CgroupDriver, c.CgroupParent)
+	if c.MetricsAddress != "" {
+		if err := checkListenAddress(c.MetricsAddress); err != nil {
+			v.fail("metrics_address", err)
+		}
+	}
 
 	if _, err := netip.ParseAddr(c.Stream.Address); err != nil {
 		v.fail("stream.address", fmt.Errorf("%q is not an IP address", c.Stream.Address))
@@ -150,6 +155,21 @@ func (v *validator) registries(regs map[string]RegistryConfig) {
 // registryKey is the TOML key of a [registries] entry, e.g. `registries."gcr.io"`.
 func registryKey(host string) string {
 	return toml.Key{"registries", host}.String()
+}
+
+// checkListenAddress wants ip:port, with a port 0..65535 (0 picks one).
+func checkListenAddress(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an ip:port such as \"127.0.0.1:9090\"", s)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Errorf("%q: %q is not an IP address", s, host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("%q: invalid port %q", s, port)
+	}
+	return nil
 }
 
 // checkInterfaceName applies the kernel's rules for a network interface name.

@@ -33,6 +33,7 @@ func WriteDefault(w io.Writer) error {
 	set(`Cgroup driver: "" to detect, "cgroupfs" or "systemd".`, "cgroup_driver", d.CgroupDriver)
 	set(`Parent cgroup of pods whose request names none: an absolute path, or a "name.slice" for systemd (--cgroup-parent).`,
 		"cgroup_parent", d.CgroupParent)
+	set(`Prometheus metrics at http://ADDRESS/metrics, e.g. "127.0.0.1:9090"; "" serves none.`, "metrics_address", d.MetricsAddress)
 	line("")
 	line("[stream]")
 	set("IP address of the exec/attach/port-forward streaming server (--stream-address).", "address", d.Stream.Address)

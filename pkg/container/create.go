@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 		ID: id, PodID: req.PodID, Name: name, Attempt: req.Attempt,
 		Labels: in.Labels, Annots: in.Annotations,
 		ImageRef: req.Image, ImageID: img.ID, ImageTag: img.Ref,
-		LogPath: logPath, CriLog: req.LogPath, Mounts: in.Mounts,
+		LogPath: logPath, CriLog: req.LogPath, Mounts: slices.Clone(in.Mounts),
 		TTY: in.TTY, Stdin: in.Stdin, Once: in.StdinOnce, StopSig: stopSig,
 		Cgroup: in.CgroupsPath, State: StateCreating, CreatedAt: time.Now().UnixNano(),
 	}
@@ -119,11 +120,18 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 			}
 		}
 	}()
-	if err := m.o.Images.Pin(ctx, id, img.ID); err != nil {
+	if _, err := m.o.Images.Lease(ctx, id, img.ID); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
-	if err := m.mountRootfs(p, img.Layers); err != nil {
+	idm, err := podIDMap(&pod.Sandbox)
+	if err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
+	}
+	if err := m.mountRootfs(p, img.Layers, idm); err != nil {
+		return "", fmt.Errorf("container %q: %w", name, err)
+	}
+	if err := m.mountImageVolumes(ctx, rec, &in, p, idm); err != nil {
+		return "", err
 	}
 	s, err := spec.Build(ctx, &in)
 	if err != nil {
@@ -166,6 +174,13 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	if err != nil {
 		return "", err
 	}
+	if idm != nil && !in.TTY {
+		if err := chownStdio(mon.InitPID, rec.User, &pod.Sandbox); err != nil {
+			_ = m.rt.Destroy(context.WithoutCancel(ctx), id)
+			_ = mon.Wait()
+			return "", fmt.Errorf("container %q: %w", name, err)
+		}
+	}
 	rec.State = StateCreated
 	rec.MonitorPID, rec.InitPID = mon.PID, mon.InitPID
 	if err := m.save(ctx, rec); err != nil {
@@ -200,9 +215,39 @@ func (m *Manager) release(key, id string) {
 	}
 }
 
-func (m *Manager) mountRootfs(p paths, layers []string) error {
+// idmap says how a container's files are seen from its pod's user namespace.
+type idmap struct {
+	// userns is the pod's user namespace file.
+	userns string
+	// uid and gid are the host IDs of the namespace's root.
+	uid, gid uint32
+}
+
+// podIDMap is the idmap of a pod with a user namespace of its own, or nil.
+func podIDMap(sb *spec.Sandbox) (*idmap, error) {
+	if !sb.HasUserNS() {
+		return nil, nil
+	}
+	uid, okU := spec.ToHost(sb.UIDMappings, 0)
+	gid, okG := spec.ToHost(sb.GIDMappings, 0)
+	if !okU || !okG {
+		return nil, fmt.Errorf("the pod's user namespace does not map root: %w", errdefs.ErrInvalidArgument)
+	}
+	return &idmap{userns: sb.UserNS.Path, uid: uid, gid: gid}, nil
+}
+
+// mountRootfs mounts the image's layers with the container's writable
+// layer at p.rootfs. With a user namespace the layers are idmapped and the
+// writable layer belongs to the namespace's root. The bundle is 0711: a
+// container in a user namespace must reach its rootfs and volumes.
+func (m *Manager) mountRootfs(p paths, layers []string, idm *idmap) error {
 	for _, d := range []string{p.upper, p.work, p.rootfs} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{m.o.State, p.bundle} {
+		if err := os.Chmod(d, 0o711); err != nil {
 			return err
 		}
 	}
@@ -212,11 +257,19 @@ func (m *Manager) mountRootfs(p paths, layers []string) error {
 	if len(layers) == 0 {
 		return fmt.Errorf("image has no layers: %w", errdefs.ErrInvalidArgument)
 	}
-	return rootfs.Mount(rootfs.Overlay{Lower: layers, Upper: p.upper, Work: p.work}, p.rootfs)
+	o := rootfs.Overlay{Lower: layers, Upper: p.upper, Work: p.work}
+	if idm != nil {
+		if err := os.Chown(p.upper, int(idm.uid), int(idm.gid)); err != nil {
+			return err
+		}
+		o.IDMapUserNS = idm.userns
+	}
+	return rootfs.Mount(o, p.rootfs)
 }
 
 // teardown removes whatever exists of a container's runtime state, mounts
-// and files, and its image pin. It is idempotent.
+// (rootfs and image volumes) and files, and its image leases. It is
+// idempotent.
 func (m *Manager) teardown(ctx context.Context, rec *Record) error {
 	p := m.paths(rec.ID)
 	var errs []error
@@ -226,6 +279,9 @@ func (m *Manager) teardown(ctx context.Context, rec *Record) error {
 	if err := rootfs.Unmount(p.rootfs); err != nil {
 		errs = append(errs, err)
 	}
+	if err := unmountVolumes(p); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		for _, d := range []string{p.bundle, p.dir, p.socket} {
 			if err := os.RemoveAll(d); err != nil {
@@ -233,7 +289,10 @@ func (m *Manager) teardown(ctx context.Context, rec *Record) error {
 			}
 		}
 	}
-	if err := m.o.Images.Unpin(ctx, rec.ID); err != nil {
+	if err := m.o.Images.Release(ctx, rec.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.releaseVolumes(ctx, rec); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 	"github.com/cri-shim/cri-shim/pkg/monitor"
-	"github.com/cri-shim/cri-shim/pkg/rootfs"
 )
 
 // watch follows the container's monitor until it exits, then records the
@@ -40,7 +39,8 @@ func (m *Manager) watch(c *ctr, mon *monitor.Monitor) {
 }
 
 // recordExit stores the exit the monitor wrote, releases the container's
-// runtime state and rootfs mount, and wakes whoever waits for the exit.
+// runtime state, rootfs and image volume mounts, and wakes whoever waits
+// for the exit.
 func (m *Manager) recordExit(c *ctr) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -85,12 +85,7 @@ func (m *Manager) recordExit(c *ctr) {
 	c.mu.Unlock()
 	// Release the runtime state and the rootfs before waking waiters, so a
 	// Remove that waited for the exit never races this cleanup.
-	if err := m.rt.Destroy(ctx, id); err != nil {
-		klog.Errorf("container %s: release runtime state: %v", id, err)
-	}
-	if err := rootfs.Unmount(p.rootfs); err != nil {
-		klog.Errorf("container %s: %v", id, err)
-	}
+	m.releaseExited(ctx, id)
 	select {
 	case <-c.exited:
 	default:

@@ -52,10 +52,14 @@ type Image struct {
 type ImageSource interface {
 	// Resolve finds an image by ID, tag or digest (errdefs.ErrNotFound if absent).
 	Resolve(ctx context.Context, ref string) (*Image, error)
-	// Pin keeps imageID's content while holder uses it; Unpin releases it.
-	Pin(ctx context.Context, holder, imageID string) error
-	// Unpin releases holder's pin.
-	Unpin(ctx context.Context, holder string) error
+	// Lease resolves ref like Resolve and, at once, keeps the image's
+	// layers while owner uses them, until Release(owner). Leasing again
+	// for an owner replaces its lease.
+	Lease(ctx context.Context, owner, ref string) (*Image, error)
+	// Release drops owner's lease; an absent lease is not an error.
+	Release(ctx context.Context, owner string) error
+	// Leases lists the owners holding leases.
+	Leases(ctx context.Context) ([]string, error)
 }
 
 // Options configure a Manager.
@@ -82,6 +86,9 @@ type Options struct {
 type Manager struct {
 	o  Options
 	rt *oci.Runtime
+
+	usernsOnce sync.Once
+	userns     bool // see UserNamespaces
 
 	mu    sync.Mutex
 	ctrs  map[string]*ctr

@@ -35,6 +35,9 @@ const testCgroupParent = "/cri-shim-test-container"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if layerDir != "" {
+		_ = os.RemoveAll(layerDir)
+	}
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + testCgroupParent)
 	for _, d := range dirs {
 		_ = os.Remove(d)
@@ -52,30 +55,48 @@ func (f *fakePods) Pod(ctx context.Context, id string) (*Pod, error) {
 }
 
 type fakeImages struct {
-	img  *Image
-	mu   sync.Mutex
-	pins map[string]string
+	img   *Image
+	extra map[string]*Image // more images by name
+	mu    sync.Mutex
+	pins  map[string]string
 }
 
 func (f *fakeImages) Resolve(ctx context.Context, ref string) (*Image, error) {
+	if img, ok := f.extra[ref]; ok {
+		return img, nil
+	}
 	if ref != "busybox" && ref != f.img.ID {
 		return nil, errdefs.ErrNotFound
 	}
 	return f.img, nil
 }
 
-func (f *fakeImages) Pin(ctx context.Context, holder, id string) error {
+func (f *fakeImages) Lease(ctx context.Context, owner, ref string) (*Image, error) {
+	img, err := f.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pins[holder] = id
+	f.pins[owner] = img.ID
+	return img, nil
+}
+
+func (f *fakeImages) Release(ctx context.Context, owner string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.pins, owner)
 	return nil
 }
 
-func (f *fakeImages) Unpin(ctx context.Context, holder string) error {
+func (f *fakeImages) Leases(ctx context.Context) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.pins, holder)
-	return nil
+	var out []string
+	for k := range f.pins {
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 type env struct {

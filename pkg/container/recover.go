@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/metadata"
+	"github.com/cri-shim/cri-shim/pkg/rootfs"
 )
 
 // Recover rebuilds the manager from the metadata after a start or a crash:
@@ -33,8 +35,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read container records: %w", err)
 	}
+	kept := map[string]bool{} // records that stay, even ones whose cleanup failed
 	for i := range recs {
 		rec := &recs[i]
+		kept[rec.ID] = true
 		switch rec.State {
 		case StateCreating, StateRemoving:
 			if err := m.teardown(ctx, rec); err != nil {
@@ -44,11 +48,12 @@ func (m *Manager) Recover(ctx context.Context) error {
 			if err := m.forget(ctx, rec.ID); err != nil {
 				return err
 			}
+			delete(kept, rec.ID)
 			klog.Infof("container %s: %s when the daemon stopped: removed", rec.ID, rec.State)
 			continue
 		}
-		if err := m.o.Images.Pin(ctx, rec.ID, rec.ImageID); err != nil {
-			klog.Warningf("container %s: pin image %s: %v", rec.ID, rec.ImageID, err)
+		if _, err := m.o.Images.Lease(ctx, rec.ID, rec.ImageID); err != nil {
+			klog.Warningf("container %s: lease image %s: %v", rec.ID, rec.ImageID, err)
 		}
 		c := &ctr{rec: *rec, exited: make(chan struct{})}
 		m.mu.Lock()
@@ -57,6 +62,8 @@ func (m *Manager) Recover(ctx context.Context) error {
 		m.mu.Unlock()
 		switch rec.State {
 		case StateExited:
+			// A crash may have come between recording the exit and the cleanup.
+			m.releaseExited(ctx, rec.ID)
 			close(c.exited)
 		case StateCreated, StateRunning:
 			if m.isMonitor(rec) {
@@ -69,7 +76,58 @@ func (m *Manager) Recover(ctx context.Context) error {
 			}
 		}
 	}
+	m.dropOrphanLeases(ctx, kept)
+	m.UserNamespaces() // probed before serving, so Status answers at once
 	return nil
+}
+
+// releaseExited releases what an exited container no longer needs: its
+// runtime state, rootfs and image volume mounts. It is idempotent.
+func (m *Manager) releaseExited(ctx context.Context, id string) {
+	p := m.paths(id)
+	if err := m.rt.Destroy(ctx, id); err != nil {
+		klog.Errorf("container %s: release runtime state: %v", id, err)
+	}
+	if err := rootfs.Unmount(p.rootfs); err != nil {
+		klog.Errorf("container %s: %v", id, err)
+	}
+	if err := unmountVolumes(p); err != nil {
+		klog.Errorf("container %s: image volumes: %v", id, err)
+	}
+}
+
+// dropOrphanLeases releases image leases of containers that have no
+// record (a create cut short before its record was written, or a removal
+// that crashed after forgetting it).
+func (m *Manager) dropOrphanLeases(ctx context.Context, kept map[string]bool) {
+	owners, err := m.o.Images.Leases(ctx)
+	if err != nil {
+		klog.Errorf("container image leases: %v", err)
+		return
+	}
+	for _, owner := range owners {
+		id, rest, _ := strings.Cut(owner, "/")
+		if !isContainerID(id) || (rest != "" && !strings.HasPrefix(rest, "vol/")) {
+			continue // not a container's
+		}
+		if kept[id] {
+			continue
+		}
+		if err := m.o.Images.Release(ctx, owner); err != nil {
+			klog.Errorf("container %s: release orphan image lease %s: %v", id, owner, err)
+			continue
+		}
+		klog.Infof("container %s: released the image lease %s of a container that no longer exists", id, owner)
+	}
+}
+
+// isContainerID reports whether s has the form of a container ID.
+func isContainerID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // isMonitor checks that rec's monitor PID is still that container's monitor,

@@ -42,8 +42,13 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r *spec.Resour
 		}
 		if r.MemoryLimit > 0 {
 			cr.Memory = r.MemoryLimit
+			// As at create: without a swap limit, no swapping (and on
+			// cgroup v1 memsw must not stay below the new limit).
+			if r.MemorySwapLimit == 0 && m.o.Host.SwapAccounting {
+				cr.MemorySwap = r.MemoryLimit
+			}
 		}
-		if r.MemorySwapLimit > 0 {
+		if r.MemorySwapLimit > 0 && m.o.Host.SwapAccounting {
 			cr.MemorySwap = r.MemorySwapLimit
 		}
 		if r.CpusetCPUs != "" {

@@ -9,6 +9,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cri-shim/cri-shim/pkg/container"
+	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 )
 
@@ -207,6 +208,32 @@ func imageName(r *container.Record) string {
 	return r.ImageRef
 }
 
+// criMount is a mount as the request gave it; an image volume also says
+// which image it resolved to (ImageSpec.image_ref, the ID PullImage answered).
+func criMount(m *spec.Mount) *runtimeapi.Mount {
+	cm := &runtimeapi.Mount{
+		ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
+		RecursiveReadOnly: m.RecursiveReadOnly, SelinuxRelabel: m.SelinuxRelabel,
+		ImageSubPath: m.ImageSubPath,
+	}
+	switch m.Propagation {
+	case spec.PropagationHostToContainer:
+		cm.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+	case spec.PropagationBidirectional:
+		cm.Propagation = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
+	}
+	if m.Image != "" {
+		cm.Image = &runtimeapi.ImageSpec{Image: m.Image, UserSpecifiedImage: m.ImageUserSpecified, ImageRef: m.ImageID}
+	}
+	for _, x := range m.UIDMappings {
+		cm.UidMappings = append(cm.UidMappings, &runtimeapi.IDMapping{ContainerId: x.ContainerID, HostId: x.HostID, Length: x.Size})
+	}
+	for _, x := range m.GIDMappings {
+		cm.GidMappings = append(cm.GidMappings, &runtimeapi.IDMapping{ContainerId: x.ContainerID, HostId: x.HostID, Length: x.Size})
+	}
+	return cm
+}
+
 func criContainerStatus(r *container.Record) *runtimeapi.ContainerStatus {
 	st := &runtimeapi.ContainerStatus{
 		Id:          r.ID,
@@ -226,17 +253,7 @@ func criContainerStatus(r *container.Record) *runtimeapi.ContainerStatus {
 		LogPath:     r.LogPath,
 	}
 	for _, m := range r.Mounts {
-		cm := &runtimeapi.Mount{
-			ContainerPath: m.ContainerPath, HostPath: m.HostPath, Readonly: m.Readonly,
-			RecursiveReadOnly: m.RecursiveReadOnly, SelinuxRelabel: m.SelinuxRelabel,
-		}
-		switch m.Propagation {
-		case 1:
-			cm.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
-		case 2:
-			cm.Propagation = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
-		}
-		st.Mounts = append(st.Mounts, cm)
+		st.Mounts = append(st.Mounts, criMount(&m))
 	}
 	if r.Input != nil {
 		st.Resources = criResources(r.Input.Resources)

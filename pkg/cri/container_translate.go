@@ -32,24 +32,9 @@ func containerInput(cfg *runtimeapi.ContainerConfig, pod *runtimeapi.PodSandboxC
 		in.Env = append(in.Env, spec.EnvVar{Key: kv.GetKey(), Value: string(kv.GetValue())})
 	}
 	for _, m := range cfg.GetMounts() {
-		if m.GetImage().GetImage() != "" {
-			return in, fmt.Errorf("container %q: image volume mounts are not supported yet: %w", in.Name, errdefs.ErrNotImplemented)
-		}
-		if m.GetHostPath() == "" || m.GetContainerPath() == "" {
-			return in, fmt.Errorf("container %q: a mount needs a host path and a container path: %w", in.Name, errdefs.ErrInvalidArgument)
-		}
-		mt := spec.Mount{
-			ContainerPath:     m.GetContainerPath(),
-			HostPath:          m.GetHostPath(),
-			Readonly:          m.GetReadonly(),
-			RecursiveReadOnly: m.GetRecursiveReadOnly(),
-			SelinuxRelabel:    m.GetSelinuxRelabel(),
-		}
-		switch m.GetPropagation() {
-		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
-			mt.Propagation = spec.PropagationHostToContainer
-		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
-			mt.Propagation = spec.PropagationBidirectional
+		mt, err := mount(in.Name, m)
+		if err != nil {
+			return in, err
 		}
 		in.Mounts = append(in.Mounts, mt)
 	}
@@ -63,6 +48,77 @@ func containerInput(cfg *runtimeapi.ContainerConfig, pod *runtimeapi.PodSandboxC
 	}
 	in.Security = sc
 	return in, nil
+}
+
+// mount translates one mount: a host path bind mount, or an image volume
+// (which must be read-only and name no host path).
+func mount(name string, m *runtimeapi.Mount) (spec.Mount, error) {
+	mt := spec.Mount{
+		ContainerPath:     m.GetContainerPath(),
+		HostPath:          m.GetHostPath(),
+		Readonly:          m.GetReadonly(),
+		RecursiveReadOnly: m.GetRecursiveReadOnly(),
+		SelinuxRelabel:    m.GetSelinuxRelabel(),
+		UIDMappings:       idMappings(m.GetUidMappings()),
+		GIDMappings:       idMappings(m.GetGidMappings()),
+	}
+	switch m.GetPropagation() {
+	case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+		mt.Propagation = spec.PropagationHostToContainer
+	case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+		mt.Propagation = spec.PropagationBidirectional
+	}
+	if mt.ContainerPath == "" {
+		return mt, fmt.Errorf("container %q: a mount needs a container path: %w", name, errdefs.ErrInvalidArgument)
+	}
+	img := m.GetImage()
+	if img.GetImage() == "" {
+		if mt.HostPath == "" {
+			return mt, fmt.Errorf("container %q: mount %q needs a host path or an image: %w", name, mt.ContainerPath, errdefs.ErrInvalidArgument)
+		}
+		if m.GetImageSubPath() != "" {
+			return mt, fmt.Errorf("container %q: mount %q has an image sub path but no image: %w", name, mt.ContainerPath, errdefs.ErrInvalidArgument)
+		}
+		return mt, nil
+	}
+	switch {
+	case mt.HostPath != "":
+		return mt, fmt.Errorf("container %q: image volume %q at %q also names host path %q: %w", name, img.GetImage(), mt.ContainerPath, mt.HostPath, errdefs.ErrInvalidArgument)
+	case !mt.Readonly:
+		return mt, fmt.Errorf("container %q: image volume %q at %q must be read-only: %w", name, img.GetImage(), mt.ContainerPath, errdefs.ErrInvalidArgument)
+	}
+	mt.Image = img.GetImage()
+	mt.ImageUserSpecified = img.GetUserSpecifiedImage()
+	mt.ImageSubPath = m.GetImageSubPath()
+	// The layers are idmapped when the volume is mounted, not the bind mount.
+	mt.UIDMappings, mt.GIDMappings = nil, nil
+	return mt, nil
+}
+
+func idMappings(in []*runtimeapi.IDMapping) []spec.IDMapping {
+	var out []spec.IDMapping
+	for _, m := range in {
+		out = append(out, spec.IDMapping{ContainerID: m.GetContainerId(), HostID: m.GetHostId(), Size: m.GetLength()})
+	}
+	return out
+}
+
+// userNamespace translates a container's user namespace request; nil
+// follows the pod.
+func userNamespace(name string, u *runtimeapi.UserNamespace) (*spec.UserNamespaceRequest, error) {
+	if u == nil {
+		return nil, nil
+	}
+	switch u.GetMode() {
+	case runtimeapi.NamespaceMode_NODE, runtimeapi.NamespaceMode_POD:
+	default:
+		return nil, fmt.Errorf("container %q: user namespace mode %s is not supported (NODE or POD): %w", name, u.GetMode(), errdefs.ErrInvalidArgument)
+	}
+	return &spec.UserNamespaceRequest{
+		Mode: namespaceMode(u.GetMode()),
+		UIDs: idMappings(u.GetUids()),
+		GIDs: idMappings(u.GetGids()),
+	}, nil
 }
 
 func resources(r *runtimeapi.LinuxContainerResources) *spec.Resources {
@@ -143,6 +199,9 @@ func securityContext(name string, sc *runtimeapi.LinuxContainerSecurityContext) 
 		PID:      namespaceMode(ns.GetPid()),
 		IPC:      namespaceMode(ns.GetIpc()),
 		TargetID: ns.GetTargetId(),
+	}
+	if out.Namespaces.User, err = userNamespace(name, ns.GetUsernsOptions()); err != nil {
+		return out, err
 	}
 	if out.Namespaces.PID == spec.NamespaceTarget && out.Namespaces.TargetID == "" {
 		return out, fmt.Errorf("container %q: PID namespace mode TARGET needs a target ID: %w", name, errdefs.ErrInvalidArgument)

@@ -4,6 +4,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/cri-shim/cri-shim/pkg/events"
+	"github.com/cri-shim/cri-shim/pkg/sandbox"
 )
 
 var eventTypes = map[events.Kind]runtimeapi.ContainerEventType{
@@ -14,7 +15,10 @@ var eventTypes = map[events.Kind]runtimeapi.ContainerEventType{
 }
 
 // GetContainerEvents streams container and pod lifecycle events, each with
-// the pod's status and its containers' statuses, for the kubelet's evented PLEG.
+// the pod's status and its containers' statuses, for the kubelet's evented
+// PLEG. Pod events carry the pod's ID as the container ID, as containerd
+// sends them, and the pod's status as it was at the event (none once the
+// pod is deleted).
 func (s *Service) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream runtimeapi.RuntimeService_GetContainerEventsServer) error {
 	ctx := stream.Context()
 	for e := range s.deps.Events.Subscribe(ctx) {
@@ -23,8 +27,17 @@ func (s *Service) GetContainerEvents(req *runtimeapi.GetEventsRequest, stream ru
 			ContainerEventType: eventTypes[e.Kind],
 			CreatedAt:          e.At.UnixNano(),
 		}
-		if sb, err := s.deps.Sandboxes.Get(ctx, e.PodID); err == nil {
+		live := false
+		if e.Pod {
+			if sb, ok := e.Snapshot.(*sandbox.Sandbox); ok {
+				resp.PodSandboxStatus = podSandboxStatus(sb)
+				live = true
+			}
+		} else if sb, err := s.deps.Sandboxes.Get(ctx, e.PodID); err == nil {
 			resp.PodSandboxStatus = podSandboxStatus(&sb)
+			live = true
+		}
+		if live {
 			for _, id := range s.deps.Containers.PodContainers(e.PodID) {
 				if rec, err := s.deps.Containers.Get(ctx, id); err == nil {
 					resp.ContainersStatuses = append(resp.ContainersStatuses, criContainerStatus(&rec))

@@ -67,6 +67,7 @@ func logResult(method, object string, took time.Duration, err error) {
 		object = " " + object
 	}
 	code := status.Code(err)
+	observeRPC(method, code, took)
 	switch {
 	case err == nil:
 		level := klog.Level(rpcLogLevel)

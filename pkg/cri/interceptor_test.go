@@ -99,7 +99,7 @@ func TestInterceptorRecoversPanicAndMapsErrors(t *testing.T) {
 		t.Fatalf("domain error gave %v", err)
 	}
 	// RPCs not built yet answer Unimplemented.
-	_, err = c.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: "c"})
+	_, err = c.CheckpointPod(ctx, &runtimeapi.CheckpointPodRequest{PodSandboxId: "p"})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("unbuilt RPC gave %v, want Unimplemented", err)
 	}

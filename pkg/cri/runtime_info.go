@@ -39,8 +39,12 @@ func (s *Service) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*r
 		}},
 		RuntimeHandlers: []*runtimeapi.RuntimeHandler{{
 			Name: "",
-			// runc mounts "rro" recursively read-only (kernel 5.12 and later).
-			Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true},
+			// runc mounts "rro" recursively read-only (kernel 5.12 and later);
+			// user namespaces need idmapped overlay layers, probed at start.
+			Features: &runtimeapi.RuntimeHandlerFeatures{
+				RecursiveReadOnlyMounts: true,
+				UserNamespaces:          s.deps.Containers != nil && s.deps.Containers.UserNamespaces(),
+			},
 		}},
 		Features: &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}

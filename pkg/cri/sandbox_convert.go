@@ -37,6 +37,7 @@ func sandboxConfig(req *runtimeapi.RunPodSandboxRequest) (sandbox.Config, error)
 	lx := c.GetLinux()
 	out.CgroupParent = lx.GetCgroupParent()
 	out.Sysctls = lx.GetSysctls()
+	out.Resources = podResources(lx.GetOverhead(), lx.GetResources())
 	sc := lx.GetSecurityContext()
 	ns := sc.GetNamespaceOptions()
 	out.Namespaces = sandbox.NamespaceOptions{
@@ -44,9 +45,11 @@ func sandboxConfig(req *runtimeapi.RunPodSandboxRequest) (sandbox.Config, error)
 		PID:     sandbox.NamespaceMode(ns.GetPid()),
 		IPC:     sandbox.NamespaceMode(ns.GetIpc()),
 	}
-	if u := ns.GetUsernsOptions(); u != nil && u.GetMode() == runtimeapi.NamespaceMode_POD {
-		return out, fmt.Errorf("pod %s/%s: user namespaces are not supported: %w", md.GetNamespace(), md.GetName(), errdefs.ErrNotImplemented)
+	userns, err := podUserNS(ns.GetUsernsOptions())
+	if err != nil {
+		return out, fmt.Errorf("pod %s/%s: %w", md.GetNamespace(), md.GetName(), err)
 	}
+	out.UserNS = userns
 	out.Security = sandbox.SecurityOptions{
 		Privileged:               sc.GetPrivileged(),
 		ReadonlyRootfs:           sc.GetReadonlyRootfs(),
@@ -67,6 +70,47 @@ func sandboxConfig(req *runtimeapi.RunPodSandboxRequest) (sandbox.Config, error)
 		out.Security.SELinux = &sandbox.SELinuxOptions{User: se.GetUser(), Role: se.GetRole(), Type: se.GetType(), Level: se.GetLevel()}
 	}
 	return out, nil
+}
+
+// podUserNS translates the pod's user namespace: NODE (or none) is the
+// host's, POD one of the pod's own with its mappings (sandbox validation
+// checks them); CONTAINER and TARGET do not exist for user namespaces.
+func podUserNS(u *runtimeapi.UserNamespace) (*sandbox.UserNamespace, error) {
+	if u == nil {
+		return nil, nil // an older kubelet: the host's
+	}
+	switch u.GetMode() {
+	case runtimeapi.NamespaceMode_NODE:
+		if len(u.GetUids()) > 0 || len(u.GetGids()) > 0 {
+			return nil, fmt.Errorf("user namespace mode NODE takes no ID mappings: %w", errdefs.ErrInvalidArgument)
+		}
+		return nil, nil
+	case runtimeapi.NamespaceMode_POD:
+		out := &sandbox.UserNamespace{}
+		for _, m := range u.GetUids() {
+			out.UIDs = append(out.UIDs, sandbox.IDMapping{ContainerID: m.GetContainerId(), HostID: m.GetHostId(), Size: m.GetLength()})
+		}
+		for _, m := range u.GetGids() {
+			out.GIDs = append(out.GIDs, sandbox.IDMapping{ContainerID: m.GetContainerId(), HostID: m.GetHostId(), Size: m.GetLength()})
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("user namespace mode %s is not supported (NODE or POD): %w", u.GetMode(), errdefs.ErrInvalidArgument)
+}
+
+// criUserNS is the inverse of podUserNS, for the pod status.
+func criUserNS(u *sandbox.UserNamespace) *runtimeapi.UserNamespace {
+	if u == nil {
+		return &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_NODE}
+	}
+	out := &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD}
+	for _, m := range u.UIDs {
+		out.Uids = append(out.Uids, &runtimeapi.IDMapping{ContainerId: m.ContainerID, HostId: m.HostID, Length: m.Size})
+	}
+	for _, m := range u.GIDs {
+		out.Gids = append(out.Gids, &runtimeapi.IDMapping{ContainerId: m.ContainerID, HostId: m.HostID, Length: m.Size})
+	}
+	return out
 }
 
 func supplementalGroupsPolicy(p runtimeapi.SupplementalGroupsPolicy) string {
@@ -114,9 +158,10 @@ func podSandboxStatus(sb *sandbox.Sandbox) *runtimeapi.PodSandboxStatus {
 		CreatedAt: sb.CreatedAt.UnixNano(),
 		Network:   &runtimeapi.PodSandboxNetworkStatus{},
 		Linux: &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{
-			Network: runtimeapi.NamespaceMode(sb.Config.Namespaces.Network),
-			Pid:     runtimeapi.NamespaceMode(sb.Config.Namespaces.PID),
-			Ipc:     runtimeapi.NamespaceMode(sb.Config.Namespaces.IPC),
+			Network:       runtimeapi.NamespaceMode(sb.Config.Namespaces.Network),
+			Pid:           runtimeapi.NamespaceMode(sb.Config.Namespaces.PID),
+			Ipc:           runtimeapi.NamespaceMode(sb.Config.Namespaces.IPC),
+			UsernsOptions: criUserNS(sb.Config.UserNS),
 		}}},
 		Labels:         sb.Config.Labels,
 		Annotations:    sb.Config.Annotations,

@@ -15,6 +15,7 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/events"
 	"github.com/cri-shim/cri-shim/pkg/fsusage"
 	"github.com/cri-shim/cri-shim/pkg/images"
+	"github.com/cri-shim/cri-shim/pkg/podstats"
 	"github.com/cri-shim/cri-shim/pkg/sandbox"
 )
 
@@ -42,6 +43,13 @@ type Deps struct {
 	Stream *StreamServer
 	// Events carries pod and container lifecycle events.
 	Events *events.Broker
+	// PodStats reads pod and container cgroups and pod networks.
+	PodStats *podstats.Reader
+	// SetPodCIDR hands the kubelet's pod CIDR ("" for none, or a comma
+	// list, one per IP family) to the pod network.
+	SetPodCIDR func(ctx context.Context, cidr string) error
+	// Checkpoint writes a checkpoint archive of a running container to a path.
+	Checkpoint func(ctx context.Context, id, archive string) error
 }
 
 // Service implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.

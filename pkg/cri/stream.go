@@ -29,11 +29,14 @@ type StreamRuntime interface {
 }
 
 // StreamServer serves exec, attach and port-forward sessions over SPDY and
-// websockets (k8s.io/cri-streaming). URLs carry single-use tokens that expire.
+// websockets (k8s.io/cri-streaming; stream_ws.go adds the v5 and tunneled
+// websocket protocols). URLs carry single-use tokens that expire.
 type StreamServer struct {
 	streaming.Server
-	lis  net.Listener
-	http *http.Server
+	lis    net.Listener
+	http   *http.Server
+	rt     StreamRuntime
+	tokens *tokenCache
 }
 
 // NewStreamServer listens on addr (host:port, port 0 picks one).
@@ -50,7 +53,8 @@ func NewStreamServer(addr string, rt StreamRuntime) (*StreamServer, error) {
 		lis.Close()
 		return nil, err
 	}
-	s := &StreamServer{Server: srv, lis: lis, http: &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second}}
+	s := &StreamServer{Server: srv, lis: lis, rt: rt, tokens: newTokenCache()}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
 	return s, nil
 }
 

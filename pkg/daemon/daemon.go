@@ -27,7 +27,9 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/images"
 	"github.com/cri-shim/cri-shim/pkg/images/admin"
 	"github.com/cri-shim/cri-shim/pkg/metadata"
+	"github.com/cri-shim/cri-shim/pkg/metrics"
 	"github.com/cri-shim/cri-shim/pkg/network"
+	"github.com/cri-shim/cri-shim/pkg/podstats"
 	"github.com/cri-shim/cri-shim/pkg/sandbox"
 	"github.com/cri-shim/cri-shim/pkg/version"
 )
@@ -57,6 +59,10 @@ type Daemon struct {
 	stream     *cri.StreamServer
 	srv        *grpc.Server
 	lis        net.Listener
+	net        *network.CNI
+	podStats   *podstats.Reader
+	metrics    atomic.Pointer[metrics.Metrics]
+	metricsSrv *metrics.Server
 }
 
 // New prepares a daemon with cfg. reload is called on SIGHUP; setLevel
@@ -91,18 +97,24 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	if d.images, err = images.Open(ctx, images.Options{
 		Root: filepath.Join(cfg.RootDir, ImagesDir), Store: d.store, Config: d.Config,
-		UserAgent: version.RuntimeName + "/" + version.Version,
+		UserAgent:    version.RuntimeName + "/" + version.Version,
+		PullObserver: d.observePull,
 	}); err != nil {
 		return err
 	}
 	if d.admin, err = admin.Serve(filepath.Join(cfg.StateDir, admin.SocketName), d.images); err != nil {
 		return err
 	}
-	pods, err := sandbox.New(sandbox.Options{Store: d.store, Config: d.Config})
-	if err != nil {
+	d.net = network.NewCNI(d.Config)
+	if err := d.loadPodCIDR(ctx); err != nil {
 		return err
 	}
 	d.events = events.NewBroker()
+	d.podStats = podstats.NewReader()
+	pods, err := sandbox.New(sandbox.Options{Store: d.store, Config: d.Config, Network: d.net, Events: d.publishPodEvent})
+	if err != nil {
+		return err
+	}
 	d.containers = container.New(container.Options{
 		Root:   filepath.Join(cfg.RootDir, ContainersDir),
 		State:  filepath.Join(cfg.StateDir, ContainersDir),
@@ -126,11 +138,12 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if d.stream, err = cri.NewStreamServer(streamAddr, streamRuntime{d.containers, pods}); err != nil {
 		return err
 	}
-	go func() {
-		if err := d.stream.Serve(); err != nil {
+	// The goroutine keeps its own reference: a failed start clears d.stream.
+	go func(stream *cri.StreamServer) {
+		if err := stream.Serve(); err != nil {
 			klog.Errorf("stream server: %v", err)
 		}
-	}()
+	}(d.stream)
 	svc := cri.New(cri.Deps{
 		Config:       d.Config,
 		CgroupDriver: CgroupDriver(cfg.CgroupDriver),
@@ -143,17 +156,23 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Containers:   d.containers,
 		Stream:       d.stream,
 		Events:       d.events,
+		PodStats:     d.podStats,
+		SetPodCIDR:   d.podCIDRSetter(pods),
+		Checkpoint:   d.checkpointContainer,
 	})
+	if err := d.startMetrics(pods); err != nil {
+		return err
+	}
 	d.srv = cri.NewServer()
 	svc.Register(d.srv)
 	if d.lis, err = listen(cfg.Socket); err != nil {
 		return err
 	}
-	go func() {
-		if err := d.srv.Serve(d.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	go func(srv *grpc.Server, lis net.Listener) {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			klog.Errorf("serve %s: %v", cfg.Socket, err)
 		}
-	}()
+	}(d.srv, d.lis)
 	klog.Infof("cri-shim %s (%s) serving CRI on %s, streams on %s, root %s, state %s, cgroup driver %s",
 		version.Version, version.GitCommit, cfg.Socket, d.stream.Addr(), cfg.RootDir, cfg.StateDir, CgroupDriver(cfg.CgroupDriver))
 	return nil
@@ -231,6 +250,7 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) close() {
+	d.stopMetrics()
 	if d.stream != nil {
 		_ = d.stream.Close()
 		d.stream = nil

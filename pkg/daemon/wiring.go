@@ -45,6 +45,13 @@ func (p podSource) Pod(ctx context.Context, id string) (*container.Pod, error) {
 		HostsPath: r.HostsPath, HostnamePath: r.HostnamePath, ResolvConfPath: r.ResolvPath,
 		ShmPath: r.ShmPath,
 	}
+	if r.UserNS != "" && sb.Config.UserNS != nil {
+		sandboxFacts.UserNS = spec.NamespacePath{Path: r.UserNS}
+		sandboxFacts.UIDMappings = idMappings(sb.Config.UserNS.UIDs)
+		sandboxFacts.GIDMappings = idMappings(sb.Config.UserNS.GIDs)
+	} else {
+		sandboxFacts.UserNS = spec.NamespacePath{Host: true}
+	}
 	switch {
 	case sb.Config.Namespaces.PID == sandbox.NamespaceNode:
 		sandboxFacts.PIDNS = spec.NamespacePath{Host: true}
@@ -59,6 +66,14 @@ func (p podSource) Pod(ctx context.Context, id string) (*container.Pod, error) {
 	}, nil
 }
 
+func idMappings(in []sandbox.IDMapping) []spec.IDMapping {
+	out := make([]spec.IDMapping, 0, len(in))
+	for _, m := range in {
+		out = append(out, spec.IDMapping{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+	}
+	return out
+}
+
 // imageSource gives the container manager images, leased while in use.
 type imageSource struct{ images *images.Service }
 
@@ -67,6 +82,35 @@ func (s imageSource) Resolve(ctx context.Context, ref string) (*container.Image,
 	if err != nil {
 		return nil, err
 	}
+	return containerImage(ref, r), nil
+}
+
+func (s imageSource) Lease(ctx context.Context, owner, ref string) (*container.Image, error) {
+	r, err := s.images.Lease(ctx, owner, ref)
+	if err != nil {
+		return nil, err
+	}
+	return containerImage(ref, r), nil
+}
+
+func (s imageSource) Release(ctx context.Context, owner string) error {
+	return s.images.Release(ctx, owner)
+}
+
+func (s imageSource) Leases(ctx context.Context) ([]string, error) {
+	all, err := s.images.Leases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owners := make([]string, 0, len(all))
+	for owner := range all {
+		owners = append(owners, owner)
+	}
+	return owners, nil
+}
+
+// containerImage is what a container needs of image r, known as ref.
+func containerImage(ref string, r *images.Resolved) *container.Image {
 	img := &container.Image{ID: r.ID, Ref: ref, Config: r.Config.Config}
 	if len(r.RepoTags) > 0 {
 		img.Ref = r.RepoTags[0]
@@ -74,15 +118,7 @@ func (s imageSource) Resolve(ctx context.Context, ref string) (*container.Image,
 	for i := len(r.LayerDirs) - 1; i >= 0; i-- {
 		img.Layers = append(img.Layers, r.LayerDirs[i])
 	}
-	return img, nil
-}
-
-func (s imageSource) Pin(ctx context.Context, holder, imageID string) error {
-	return s.images.Pin(ctx, holder, imageID)
-}
-
-func (s imageSource) Unpin(ctx context.Context, holder string) error {
-	return s.images.Unpin(ctx, holder)
+	return img
 }
 
 // streamRuntime serves exec, attach and port-forward sessions.

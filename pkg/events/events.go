@@ -31,6 +31,10 @@ type Event struct {
 	Pod  bool
 	Kind Kind
 	At   time.Time
+	// Snapshot is what the publisher saw when it happened (for a pod, its
+	// *sandbox.Sandbox), or nil: subscribers report it rather than what is
+	// there when they get to the event.
+	Snapshot any
 }
 
 // Buffer is how many events a subscriber may fall behind before it is cut off.

@@ -89,8 +89,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // pullProgress tracks one pull: it logs bytes done of total at intervals and
 // cancels the pull when nothing moved for the progress timeout.
 type pullProgress struct {
-	image string
-	last  atomic.Int64 // unix nanoseconds of the last movement
+	image   string
+	last    atomic.Int64 // unix nanoseconds of the last movement
+	fetched atomic.Int64 // bytes received from registries
 
 	mu          sync.Mutex
 	steps       map[string]*stepProgress
@@ -132,6 +133,7 @@ func (p *pullProgress) moved(what string, n int64) {
 	if n == 0 {
 		return
 	}
+	p.fetched.Add(n)
 	p.mu.Lock()
 	if st := p.steps[what]; st != nil {
 		st.done += n

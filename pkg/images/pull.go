@@ -36,7 +36,7 @@ func (s *Service) Pull(ctx context.Context, ref string, creds *Credentials) (str
 }
 
 // pull does one pull of r under the configured timeouts.
-func (s *Service) pull(ctx context.Context, r Reference, creds *Credentials) (string, error) {
+func (s *Service) pull(ctx context.Context, r Reference, creds *Credentials) (_ string, err error) {
 	cfg := s.cfg()
 	start := time.Now()
 	timeout := cfg.Image.PullTimeout.Duration
@@ -46,6 +46,11 @@ func (s *Service) pull(ctx context.Context, r Reference, creds *Credentials) (st
 	prog := newPullProgress(r.String())
 	ctx, stop := prog.watch(ctx, cfg.Image.PullProgressTimeout.Duration, s.logEvery)
 	defer stop()
+	if s.onPull != nil {
+		defer func() {
+			s.onPull(PullReport{Image: r.String(), Bytes: prog.fetched.Load(), Took: time.Since(start), Err: err})
+		}()
+	}
 
 	id, err := s.pullSteps(ctx, r, creds, prog)
 	if err != nil {

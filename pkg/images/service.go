@@ -39,6 +39,21 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent to registries.
 	UserAgent string
+	// PullObserver, if set, is told of every pull that ran (pulls that
+	// joined one in flight are not pulls of their own). It must not block.
+	PullObserver func(PullReport)
+}
+
+// PullReport is what one finished pull did.
+type PullReport struct {
+	// Image is the reference pulled.
+	Image string
+	// Bytes are the bytes fetched from registries (not those already stored).
+	Bytes int64
+	// Took is how long the pull ran.
+	Took time.Duration
+	// Err is why it failed, or nil.
+	Err error
 }
 
 // Service is the image store. Its methods are safe for concurrent use.
@@ -51,6 +66,7 @@ type Service struct {
 	logEvery  time.Duration
 	userAgent string
 	transport *transports
+	onPull    func(PullReport)
 
 	pulls  flightGroup // one pull per reference and credentials
 	layers flightGroup // one download+extraction per chain ID
@@ -79,6 +95,7 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 		platform:  o.Platform,
 		logEvery:  o.ProgressLogInterval,
 		userAgent: o.UserAgent,
+		onPull:    o.PullObserver,
 		transport: newTransports(o.Transport),
 		pins:      map[string]int{},
 		usage:     map[string]diskUsage{},

@@ -41,6 +41,8 @@ type Capabilities struct {
 	PortMappings []PortMapping `json:"portMappings,omitempty"`
 	Bandwidth    *Bandwidth    `json:"bandwidth,omitempty"`
 	DNS          *DNS          `json:"dns,omitempty"`
+	// IPRanges are the pod CIDR's ranges, for IPAM plugins that take them.
+	IPRanges [][]IPRange `json:"ipRanges,omitempty"`
 }
 
 // PortMapping is the portMappings capability entry: a host port forwarded
@@ -96,6 +98,9 @@ func (c Capabilities) capabilityArgs() map[string]any {
 	}
 	if c.DNS != nil {
 		m["dns"] = c.DNS
+	}
+	if len(c.IPRanges) > 0 {
+		m["ipRanges"] = c.IPRanges
 	}
 	return m
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
@@ -26,6 +28,8 @@ var ErrGCSkipped = errors.New("cni gc skipped")
 // the configuration in force at each call.
 type CNI struct {
 	cfg func() *config.Config
+	// podCIDR is the kubelet's pod CIDR (UpdateRuntimeConfig), if any.
+	podCIDR atomic.Pointer[[]netip.Prefix]
 }
 
 // NewCNI returns the pod network over the settings cfg returns.
@@ -41,7 +45,17 @@ func (c *CNI) lib() *libcni.CNIConfig {
 
 func (c *CNI) load() (*Network, error) {
 	cfg := c.cfg()
-	return Load(cfg.CNI.ConfDir, cfg.CNI.BridgeName, cfg.CNI.Subnet)
+	cidrs := c.PodCIDR()
+	if len(cidrs) == 0 {
+		return Load(cfg.CNI.ConfDir, cfg.CNI.BridgeName, cfg.CNI.Subnet)
+	}
+	n, err := Load(cfg.CNI.ConfDir, cfg.CNI.BridgeName, joinPrefixes(cidrs))
+	if err == nil && n.Source == BuiltinSource {
+		// The bridge may still carry the gateway of cni.subnet (SetPodCIDR's
+		// caller made sure no pod needs it any more).
+		n.moveGateway = true
+	}
+	return n, err
 }
 
 // Plan returns the attachment pod podID with its network namespace at netns
@@ -50,6 +64,9 @@ func (c *CNI) Plan(podID, netns string, meta PodMeta, caps Capabilities) (*Attac
 	n, err := c.load()
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: %w: %w", podID, errdefs.ErrUnavailable, err)
+	}
+	if cidrs := c.PodCIDR(); len(cidrs) > 0 && n.Source != BuiltinSource {
+		caps.IPRanges = ipRanges(cidrs)
 	}
 	list, err := n.ForPod(caps)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -41,6 +42,9 @@ type Network struct {
 
 	// bridge and subnet of the built-in network.
 	bridge, subnet string
+	// moveGateway lets the bridge plugin replace the bridge's gateway
+	// address when the subnet changed (the kubelet's pod CIDR).
+	moveGateway bool
 }
 
 // BuiltinSource is the Source of the built-in network.
@@ -99,13 +103,31 @@ func loadFile(path string) (*libcni.NetworkConfigList, error) {
 // BuiltinConfList is the built-in network: a bridge with host-local
 // addresses, port mappings and bandwidth limits.
 func BuiltinConfList(bridge, subnet string) []byte {
-	return builtinConfList(bridge, subnet, true, true)
+	return builtinConfList(bridge, subnet, true, true, false)
 }
 
 // builtinConfList writes the built-in network, with the portmap and
 // bandwidth plugins only when asked: a pod that maps no host port and has
-// no bandwidth limit does not pay for two more plugin executions.
-func builtinConfList(bridge, subnet string, portmap, bandwidth bool) []byte {
+// no bandwidth limit does not pay for two more plugin executions. subnet
+// may be a comma list (one network per IP family): each gets a range and a
+// default route. With moveGateway the bridge plugin replaces a gateway
+// address of another subnet on the bridge (forceAddress).
+func builtinConfList(bridge, subnet string, portmap, bandwidth, moveGateway bool) []byte {
+	force := ""
+	if moveGateway {
+		force = `
+      "forceAddress": true,`
+	}
+	var ranges, routes []string
+	for s := range strings.SplitSeq(subnet, ",") {
+		s = strings.TrimSpace(s)
+		ranges = append(ranges, fmt.Sprintf(`[{"subnet": %q}]`, s))
+		if strings.Contains(s, ":") {
+			routes = append(routes, `{"dst": "::/0"}`)
+		} else {
+			routes = append(routes, `{"dst": "0.0.0.0/0"}`)
+		}
+	}
 	b := fmt.Appendf(nil, `{
   "cniVersion": "1.1.0",
   "name": %q,
@@ -115,9 +137,9 @@ func builtinConfList(bridge, subnet string, portmap, bandwidth bool) []byte {
       "bridge": %q,
       "isGateway": true,
       "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
-    }`, BuiltinName(bridge), bridge, subnet)
+      "hairpinMode": true,%s
+      "ipam": {"type": "host-local", "ranges": [%s], "routes": [%s]}
+    }`, BuiltinName(bridge), bridge, force, strings.Join(ranges, ", "), strings.Join(routes, ", "))
 	if portmap {
 		b = append(b, `,
     {"type": "portmap", "capabilities": {"portMappings": true}}`...)
@@ -137,10 +159,10 @@ func (n *Network) ForPod(caps Capabilities) (*libcni.NetworkConfigList, error) {
 		return n.List, nil
 	}
 	ports, bw := len(caps.PortMappings) > 0, caps.Bandwidth != nil
-	if ports && bw {
+	if ports && bw && !n.moveGateway {
 		return n.List, nil
 	}
-	list, err := libcni.NetworkConfFromBytes(builtinConfList(n.bridge, n.subnet, ports, bw))
+	list, err := libcni.NetworkConfFromBytes(builtinConfList(n.bridge, n.subnet, ports, bw, n.moveGateway))
 	if err != nil {
 		return nil, fmt.Errorf("built-in cni config: %w", err)
 	}

@@ -1,5 +1,7 @@
-// Package rootfs mounts container root filesystems: an overlay of an image's
-// layer directories with the container's own upper dir on top.
+// Package rootfs mounts container root filesystems and image volumes: an
+// overlay of an image's layer directories with the container's own upper dir
+// on top, or a read-only view of the layers alone. Layers can be idmapped
+// for a user namespace.
 package rootfs
 
 import (
@@ -18,6 +20,12 @@ type Overlay struct {
 	// Upper and Work are the container's writable dirs; both empty makes a
 	// read-only overlay (it then needs two or more lower dirs).
 	Upper, Work string
+	// IDMapUserNS, when set, is a user namespace file (/proc/PID/ns/user or
+	// a bind mount of one): the lower dirs are used through idmapped mounts
+	// of that namespace, so that files owned by ID n on disk are seen as
+	// owned by n inside it. Upper and Work are not idmapped: the caller
+	// chowns them to the namespace's root.
+	IDMapUserNS string
 }
 
 // Mount mounts o at target (which must exist). It uses the new mount API,
@@ -30,6 +38,12 @@ func Mount(o Overlay, target string) error {
 	if (o.Upper == "") != (o.Work == "") {
 		return errors.New("overlay: upper and work dirs go together")
 	}
+	if o.IDMapUserNS != "" {
+		if err := mountIDMapped(o, target); err != nil {
+			return fmt.Errorf("idmapped overlay on %s: %w", target, err)
+		}
+		return nil
+	}
 	if o.Upper == "" && len(o.Lower) == 1 {
 		// A read-only view of a single layer is a read-only bind mount.
 		if err := unix.Mount(o.Lower[0], target, "", unix.MS_BIND, ""); err != nil {
@@ -41,7 +55,7 @@ func Mount(o Overlay, target string) error {
 		}
 		return nil
 	}
-	err := mountNewAPI(o, target)
+	err := mountNewAPI(o, nil, target)
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
 		err = mountLegacy(o, target)
 	}
@@ -51,7 +65,10 @@ func Mount(o Overlay, target string) error {
 	return nil
 }
 
-func mountNewAPI(o Overlay, target string) error {
+// mountNewAPI mounts the overlay with fsopen(2) and friends. When layerFDs
+// is not nil it holds an open mount of each lower dir, passed by descriptor
+// (idmapped layers); otherwise the lower dirs go by path.
+func mountNewAPI(o Overlay, layerFDs []int, target string) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return err
@@ -63,7 +80,13 @@ func mountNewAPI(o Overlay, target string) error {
 		}
 		return nil
 	}
-	for _, l := range o.Lower {
+	for i, l := range o.Lower {
+		if layerFDs != nil {
+			if err := unix.FsconfigSetFd(fd, "lowerdir+", layerFDs[i]); err != nil {
+				return fmt.Errorf("lowerdir+=%s (by descriptor): %w", l, err)
+			}
+			continue
+		}
 		if err := set("lowerdir+", l); err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 			pins[k] = pin
 		}
 	}
-	if err := podns.Create(pins, func() error {
+	setup := func() error {
 		if r.UTSNS != "" {
 			if err := unix.Sethostname([]byte(r.Hostname)); err != nil {
 				return fmt.Errorf("set hostname %q: %w", r.Hostname, err)
@@ -40,7 +40,13 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 			return loopbackUp()
 		}
 		return nil
-	}); err != nil {
+	}
+	if r.UserNS != "" {
+		if err := m.makeUserNamespaces(p, &sb, setup); err != nil {
+			return err
+		}
+		sb = p.get() // it may have started the pod's PID 1
+	} else if err := podns.Create(pins, setup); err != nil {
 		return fmt.Errorf("pod %s: namespaces: %w", id, err)
 	}
 	timer.mark("namespaces")
@@ -116,11 +122,21 @@ func (m *Manager) makeLocal(p *pod, sb *Sandbox) error {
 	if err := m.cgroups.create(r.Cgroup); err != nil {
 		return fmt.Errorf("pod %s: %w", sb.ID, err)
 	}
+	if err := applyResources(sb); err != nil {
+		return err
+	}
 	if err := m.faults.at("cgroup"); err != nil {
 		return err
 	}
 	if !r.WantPodInit {
 		return nil
+	}
+	if r.PodInit != nil {
+		// Started with the pod's user namespace, before its cgroup existed.
+		if err := m.cgroups.join(r.Cgroup, r.PodInit.PID); err != nil {
+			return fmt.Errorf("pod %s: pod init %d: %w", sb.ID, r.PodInit.PID, err)
+		}
+		return m.faults.at("podinit")
 	}
 	proc, exited, err := m.startPodInit(sb)
 	if err != nil {

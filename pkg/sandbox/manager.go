@@ -46,6 +46,9 @@ type Options struct {
 	PodInitArgs []string
 	// PodInitEnv is the pod PID 1's environment (default empty).
 	PodInitEnv []string
+	// Events, if set, is told of every pod made, stopped and removed. It
+	// must not block or call back into the Manager.
+	Events func(Event)
 }
 
 // Manager runs the node's pods.
@@ -59,6 +62,7 @@ type Manager struct {
 	initEnv  []string
 	faults   faults
 	cgroups  *cgroupTree
+	events   func(Event)
 
 	mu    sync.RWMutex
 	pods  map[string]*pod
@@ -77,6 +81,8 @@ type pod struct {
 	initExited <-chan struct{}
 	// check is the last CNI CHECK of the pod's network.
 	check NetworkCheck
+	// stopSent is true once the pod's stop was reported.
+	stopSent bool
 }
 
 func (p *pod) get() Sandbox {
@@ -106,6 +112,7 @@ func New(o Options) (*Manager, error) {
 		initEnv:  o.PodInitEnv,
 		faults:   faultsFromEnv(),
 		cgroups:  newCgroupTree(),
+		events:   o.Events,
 		pods:     map[string]*pod{},
 		names:    map[string]string{},
 	}

@@ -26,14 +26,42 @@ const killWait = 10 * time.Second
 // session, as nobody with no capabilities, and moves it into the pod
 // cgroup. exited is closed when it exits while this process is its parent.
 func (m *Manager) startPodInit(sb *Sandbox) (proc *Process, exited <-chan struct{}, err error) {
+	proc, exited, err = m.spawnPodInit(sb, syscall.CLONE_NEWPID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.cgroups.join(sb.Resources.Cgroup, proc.PID); err != nil {
+		_ = kill(proc)
+		<-exited
+		return nil, nil, fmt.Errorf("pod init %d: %w", proc.PID, err)
+	}
+	return proc, exited, nil
+}
+
+// spawnPodInit starts the pod's PID 1 program with the namespaces of
+// flags. With CLONE_NEWUSER its user namespace gets the pod's mappings and
+// it runs as nobody inside (root when nobody is not mapped).
+func (m *Manager) spawnPodInit(sb *Sandbox, flags uintptr) (proc *Process, exited <-chan struct{}, err error) {
 	cmd := exec.Command(m.initExe, append(append([]string(nil), m.initArgs...), podinit.Command, sb.ID)...)
 	cmd.Args[0] = "cri-shim"
 	cmd.Dir = "/"
 	cmd.Env = m.initEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setsid:     true,
-		Cloneflags: syscall.CLONE_NEWPID,
+		Cloneflags: flags,
 		Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}},
+	}
+	if u := sb.Config.UserNS; u != nil && flags&syscall.CLONE_NEWUSER != 0 {
+		a := cmd.SysProcAttr
+		for _, x := range u.UIDs {
+			a.UidMappings = append(a.UidMappings, syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
+		}
+		for _, x := range u.GIDs {
+			a.GidMappings = append(a.GidMappings, syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
+		}
+		// Containers joining the namespace set their groups: never "deny".
+		a.GidMappingsEnableSetgroups = true
+		a.Credential = &syscall.Credential{Uid: mappedID(u.UIDs, nobody), Gid: mappedID(u.GIDs, nobody), Groups: []uint32{}}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start pod init: %w", err)
@@ -50,13 +78,7 @@ func (m *Manager) startPodInit(sb *Sandbox) (proc *Process, exited <-chan struct
 		<-done
 		return nil, nil, fmt.Errorf("pod init %d: %w", pid, err)
 	}
-	p := &Process{PID: pid, StartTime: st}
-	if err := m.cgroups.join(sb.Resources.Cgroup, pid); err != nil {
-		_ = cmd.Process.Kill()
-		<-done
-		return nil, nil, fmt.Errorf("pod init %d: %w", pid, err)
-	}
-	return p, done, nil
+	return &Process{PID: pid, StartTime: st}, done, nil
 }
 
 // procStat reads a process's start time and state from /proc/PID/stat.

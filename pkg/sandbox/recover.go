@@ -95,7 +95,7 @@ func (m *Manager) recoverOne(ctx context.Context, p *pod) {
 // lost says what a ready pod lost, or "".
 func lost(sb *Sandbox) string {
 	r := &sb.Resources
-	for k, pin := range map[podns.Kind]string{podns.Net: r.NetNS, podns.IPC: r.IPCNS, podns.UTS: r.UTSNS} {
+	for k, pin := range map[podns.Kind]string{podns.Net: r.NetNS, podns.IPC: r.IPCNS, podns.UTS: r.UTSNS, podns.User: r.UserNS} {
 		if pin != "" && !podns.Pinned(k, pin) {
 			return fmt.Sprintf("its %s namespace is gone", k)
 		}

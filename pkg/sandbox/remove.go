@@ -48,5 +48,6 @@ func (m *Manager) removeLocked(ctx context.Context, p *pod) error {
 		return err
 	}
 	m.forget(sb.ID, &sb.Config)
+	m.emit(p, EventDeleted)
 	return nil
 }

@@ -62,6 +62,9 @@ func (m *Manager) Run(ctx context.Context, cfg Config) (string, error) {
 		m.forget(id, &cfg)
 		return "", err
 	}
+	m.emit(p, EventCreated)
+	m.emit(p, EventStarted)
+	m.watchInit(p)
 	return id, nil
 }
 
@@ -87,6 +90,9 @@ func (m *Manager) plan(id string, cfg Config) (Sandbox, error) {
 		r.ShmPath = filepath.Join(dir, "shm")
 	}
 	r.WantPodInit = cfg.Namespaces.PID == NamespacePod
+	if cfg.UserNS != nil {
+		r.UserNS = filepath.Join(dir, "userns")
+	}
 	r.Hostname = cfg.Hostname
 	if r.Hostname == "" {
 		h, err := os.Hostname()

@@ -68,5 +68,8 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 	}
 	err := m.put(ctx, p.update(func(s *Sandbox) { s.State = StateNotReady }))
 	timer.mark("record")
+	if err == nil {
+		m.emit(p, EventStopped)
+	}
 	return err
 }

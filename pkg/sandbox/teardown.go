@@ -30,7 +30,7 @@ func (m *Manager) teardown(ctx context.Context, p *pod, forceDetach bool) error 
 		p.update(func(s *Sandbox) { s.Resources.NetworkAttached, s.NetworkError, s.IPs = false, "", nil })
 	}
 	var errs []error
-	for _, pin := range []string{r.NetNS, r.IPCNS, r.UTSNS} {
+	for _, pin := range []string{r.NetNS, r.IPCNS, r.UTSNS, r.UserNS} {
 		if pin != "" {
 			if err := podns.Unpin(pin); err != nil {
 				errs = append(errs, err)
@@ -63,9 +63,11 @@ func (m *Manager) killPodInit(p *pod) error {
 	exited := p.initExited
 	p.mu.RUnlock()
 	r := &sb.Resources
-	if !r.WantPodInit {
-		return nil
+	if !r.WantPodInit && r.UserNS == "" {
+		return nil // the pod never had a process of its own
 	}
+	// Without a PID 1 of record, a user namespace's short-lived holder may
+	// be left by a crash: it is found by its command line too.
 	procs := []*Process{r.PodInit}
 	if r.PodInit == nil {
 		procs = findPodInit(sb.ID)

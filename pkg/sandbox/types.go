@@ -125,9 +125,13 @@ type Config struct {
 	CgroupParent string            `json:"cgroupParent,omitempty"`
 	Sysctls      map[string]string `json:"sysctls,omitempty"`
 	Namespaces   NamespaceOptions  `json:"namespaces"`
-	Security     SecurityOptions   `json:"security"`
+	// UserNS is the pod's own user namespace; nil uses the host's.
+	UserNS   *UserNamespace  `json:"userns,omitempty"`
+	Security SecurityOptions `json:"security"`
 	// RuntimeHandler is the requested handler; only "" exists.
 	RuntimeHandler string `json:"runtimeHandler,omitempty"`
+	// Resources are the pod-level resources, as requested or last updated.
+	Resources *PodResources `json:"resources,omitempty"`
 }
 
 // Process identifies a process across PID reuse.
@@ -160,6 +164,8 @@ type Resources struct {
 	NetNS string `json:"netns,omitempty"`
 	IPCNS string `json:"ipcns,omitempty"`
 	UTSNS string `json:"utsns,omitempty"`
+	// UserNS is the pin of the pod's user namespace, which owns the others; "" is the host's.
+	UserNS string `json:"userns,omitempty"`
 	// Hostname is the pod's hostname.
 	Hostname     string `json:"hostname"`
 	HostnamePath string `json:"hostnamePath"`
@@ -207,12 +213,12 @@ func (s *Sandbox) PIDNamespacePath() string {
 }
 
 // NamespacePaths are the paths of the pod's own namespaces by kind ("net",
-// "ipc", "uts", "pid"), for the container spec; a kind the pod shares with
-// the host is absent.
+// "ipc", "uts", "pid", "user"), for the container spec; a kind the pod
+// shares with the host is absent.
 func (s *Sandbox) NamespacePaths() map[string]string {
 	out := map[string]string{}
 	r := &s.Resources
-	for k, p := range map[string]string{"net": r.NetNS, "ipc": r.IPCNS, "uts": r.UTSNS, "pid": s.PIDNamespacePath()} {
+	for k, p := range map[string]string{"net": r.NetNS, "ipc": r.IPCNS, "uts": r.UTSNS, "pid": s.PIDNamespacePath(), "user": r.UserNS} {
 		if p != "" {
 			out[k] = p
 		}

@@ -70,6 +70,9 @@ func validate(c *Config) error {
 	if ns.PID < NamespacePod || ns.PID > NamespaceNode {
 		return invalid("pod namespace options %+v: pid takes POD, CONTAINER or NODE", ns)
 	}
+	if err := validUserNS(c); err != nil {
+		return err
+	}
 	for k, v := range c.Sysctls {
 		if _, err := sysctlTarget(k, v, c.Namespaces); err != nil {
 			return err

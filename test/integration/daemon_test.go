@@ -90,7 +90,7 @@ func TestRuntimeInfo(t *testing.T) {
 		t.Errorf("image fs info %v", fs)
 	}
 
-	_, err = d.Runtime.CheckpointContainer(ctx, &runtimeapi.CheckpointContainerRequest{ContainerId: "x"})
+	_, err = d.Runtime.CheckpointPod(ctx, &runtimeapi.CheckpointPodRequest{PodSandboxId: "x"})
 	if status.Code(err) != codes.Unimplemented {
 		t.Errorf("unbuilt RPC: %v, want Unimplemented", err)
 	}

@@ -38,6 +38,7 @@ func Build(ctx context.Context, in *Input) (*specs.Spec, error) {
 		b.user,
 		b.namespaces,
 		b.mounts,
+		b.userNamespace,
 		b.paths,
 		b.devices,
 		b.capabilities,

@@ -96,6 +96,39 @@ type Mount struct {
 	Propagation Propagation
 	// SelinuxRelabel is ignored: SELinux is not supported.
 	SelinuxRelabel bool
+	// UIDMappings and GIDMappings, when set, make the bind mount idmapped.
+	UIDMappings, GIDMappings []IDMapping
+
+	// Image, when set, makes this an image volume: that image (as the
+	// request names it) mounted read-only. The caller mounts it and sets
+	// HostPath before Build.
+	Image string
+	// ImageUserSpecified is the image as the user wrote it, for the status.
+	ImageUserSpecified string
+	// ImageSubPath is the directory inside the image to mount ("" = its root).
+	ImageSubPath string
+	// ImageID is the image the volume resolved to, for the status.
+	ImageID string
+}
+
+// IDMapping maps Size IDs from ContainerID inside a user namespace to
+// HostID outside it.
+type IDMapping struct {
+	// ContainerID is the first ID inside the namespace.
+	ContainerID uint32
+	// HostID is the first ID on the host.
+	HostID uint32
+	// Size is how many IDs are mapped.
+	Size uint32
+}
+
+// UserNamespaceRequest is a container's user namespace request, as the CRI
+// UserNamespace: it must agree with the pod's.
+type UserNamespaceRequest struct {
+	// Mode is NamespaceNode (the host's) or NamespacePod (the pod's own).
+	Mode NamespaceMode
+	// UIDs and GIDs, when given, must be the pod's mappings.
+	UIDs, GIDs []IDMapping
 }
 
 // Device is a host device exposed to the container.
@@ -196,6 +229,8 @@ type NamespaceOptions struct {
 	IPC NamespaceMode
 	// TargetID is the container whose PID namespace a TARGET container joins.
 	TargetID string
+	// User is the container's user namespace request; nil follows the pod.
+	User *UserNamespaceRequest
 }
 
 // Capabilities are capability names to add and drop; "ALL" means every one.
@@ -270,6 +305,11 @@ type Sandbox struct {
 	PIDNS NamespacePath
 	// TargetPIDNS is the PID namespace path of Security.Namespaces.TargetID.
 	TargetPIDNS string
+	// UserNS is the pod's user namespace: the host's, or the pod's own by
+	// path (which owns the pod's other namespaces). The zero value is the host's.
+	UserNS NamespacePath
+	// UIDMappings and GIDMappings are the mappings of the pod's own user namespace.
+	UIDMappings, GIDMappings []IDMapping
 	// HostsPath, HostnamePath and ResolvConfPath are the pod's /etc/hosts,
 	// /etc/hostname and /etc/resolv.conf ("" = none); each is bind-mounted
 	// unless the request mounts that path itself.

@@ -159,11 +159,16 @@ func (b *builder) bindMount(m Mount) (specs.Mount, error) {
 	default:
 		options = append(options, "rw")
 	}
+	if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
+		return specs.Mount{}, in.errorf(errdefs.ErrInvalidArgument, "idmapped mount %q needs both uid and gid mappings", m.ContainerPath)
+	}
 	return specs.Mount{
 		Destination: filepath.Clean(m.ContainerPath),
 		Type:        "bind",
 		Source:      src,
 		Options:     options,
+		UIDMappings: ociMappings(m.UIDMappings),
+		GIDMappings: ociMappings(m.GIDMappings),
 	}, nil
 }
 

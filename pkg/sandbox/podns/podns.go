@@ -1,6 +1,7 @@
 // Package podns creates a pod's network, IPC and UTS namespaces, pins each
 // with a bind mount so it outlives every process in it, and runs code inside
-// pinned namespaces.
+// pinned namespaces. It also pins the namespaces of a process, for pods
+// whose namespaces a process made inside a new user namespace.
 //
 // Namespaces belong to OS threads: the work runs on a fresh goroutine locked
 // to its thread, and the thread's own namespaces are restored afterwards. A
@@ -25,6 +26,9 @@ const (
 	Net Kind = "net"
 	IPC Kind = "ipc"
 	UTS Kind = "uts"
+	// User is a user namespace: it can be pinned, not created or entered
+	// here (a multithreaded process cannot join one).
+	User Kind = "user"
 )
 
 // Kinds lists every kind in the order they are created and entered.
@@ -38,6 +42,8 @@ func (k Kind) flag() int {
 		return unix.CLONE_NEWIPC
 	case UTS:
 		return unix.CLONE_NEWUTS
+	case User:
+		return unix.CLONE_NEWUSER
 	}
 	return 0
 }
@@ -49,7 +55,7 @@ func (k Kind) flag() int {
 func Create(pins map[Kind]string, setup func() error) error {
 	flags := 0
 	for k := range pins {
-		if k.flag() == 0 {
+		if k.flag() == 0 || k == User {
 			return fmt.Errorf("unknown namespace kind %q", k)
 		}
 		flags |= k.flag()
@@ -99,7 +105,7 @@ func Do(paths map[Kind]string, fn func() error) error {
 		}
 	}()
 	for k, p := range paths {
-		if k.flag() == 0 {
+		if k.flag() == 0 || k == User {
 			return fmt.Errorf("unknown namespace kind %q", k)
 		}
 		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -118,6 +124,27 @@ func Do(paths map[Kind]string, fn func() error) error {
 		}
 		return fn()
 	})
+}
+
+// PinProcess pins the namespaces of process pid given in pins (kind ->
+// path of a file that must not exist yet). On error the pins made are
+// removed.
+func PinProcess(pid int, pins map[Kind]string) error {
+	var made []string
+	for _, k := range append([]Kind{User}, Kinds...) {
+		pin, ok := pins[k]
+		if !ok {
+			continue
+		}
+		if err := bindFrom(fmt.Sprintf("/proc/%d/ns/%s", pid, k), k, pin); err != nil {
+			for _, p := range made {
+				err = errors.Join(err, Unpin(p))
+			}
+			return err
+		}
+		made = append(made, pin)
+	}
+	return nil
 }
 
 // Unpin unmounts and removes a pin. A missing or unmounted pin is not an
@@ -149,12 +176,16 @@ func Pinned(kind Kind, path string) bool {
 
 // bind pins the calling thread's namespace of kind at pin.
 func bind(k Kind, pin string) error {
+	return bindFrom(fmt.Sprintf("/proc/thread-self/ns/%s", k), k, pin)
+}
+
+// bindFrom pins the namespace file src of kind at pin.
+func bindFrom(src string, k Kind, pin string) error {
 	f, err := os.OpenFile(pin, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 	if err != nil {
 		return fmt.Errorf("create namespace pin: %w", err)
 	}
 	f.Close()
-	src := fmt.Sprintf("/proc/thread-self/ns/%s", k)
 	if err := unix.Mount(src, pin, "none", unix.MS_BIND, ""); err != nil {
 		os.Remove(pin)
 		return fmt.Errorf("pin %s namespace at %s: %w", k, pin, err)
