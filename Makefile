@@ -33,8 +33,8 @@ install: build
 run: deps build
 	exec ./$(BIN)
 
-## test: unit tests, bounded fuzzing, integration tests with real daemons, then the conformance harness
-test: deps build lint test-unit fuzz test-integration critest
+## test: unit tests, bounded fuzzing, integration tests with real daemons, the conformance harness, then a real kubelet
+test: deps build lint test-unit fuzz test-integration critest e2e-kubelet
 
 test-unit:
 	$(GO) test -tags '$(TAGS)' -count=1 ./cmd/... ./pkg/...
@@ -48,14 +48,36 @@ fuzz:
 test-integration: build
 	CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 15m ./test/...
 
-## critest: the CRI conformance suite against a private cri-shim and a local registry
+## critest: the CRI conformance suite against a private cri-shim and a local registry, then the streaming specs again over websockets
 critest: build
 	$(GO) run ./test/critest -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/critest \
 		-expected test/critest/expected-failures
+	$(GO) run ./test/critest -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/critest-websocket \
+		-expected test/critest/expected-failures -focus Streaming \
+		-critest-args '--websocket-exec --websocket-attach --websocket-portforward'
 
-## bench: critest benchmark mode (filled in as pods and containers land)
+.PHONY: e2e-kubelet
+
+## e2e-kubelet: a real kubelet v1.37.2 (built once from the Go module proxy, about 5-8 min) runs static pods on a private cri-shim
+e2e-kubelet: build
+	kubelet=$$(./hack/build-kubelet.sh) && \
+	$(GO) run ./test/e2e/kubelet -cri-shim $(abspath $(BIN)) -kubelet "$$kubelet" \
+		-kubelet-ns $(abspath hack/kubelet-in-ns.sh) -out $(abspath $(OUT))/e2e-kubelet
+
+# Extra arguments of the benchmark harness, e.g. BENCH_ARGS='-rounds 2 -skip go'.
+BENCH_ARGS ?=
+
+.PHONY: bench-compare
+
+## bench: critest -benchmark, pods one at a time and in parallel, memory, pull and exec latency, Go benchmarks (about 5-10 min); results in $(OUT)/bench
 bench: build
-	@echo "bench: no benchmarks yet: pods and containers are not implemented (issues 4, 5, 8)"
+	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench $(BENCH_ARGS)
+
+## bench-compare: the same benchmarks against cri-shim and containerd v2.4.2 + runc v1.5.2 (built once into /opt/cri-shim-tools/compare), alternating; ratios in $(OUT)/bench-compare
+bench-compare: build
+	tools=$$(./hack/bench-compare-tools.sh) && \
+	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench-compare \
+		-compare -containerd-tools "$$tools" -rounds 2 $(BENCH_ARGS)
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,9 +19,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cri-shim/cri-shim/test/harness"
 )
 
 // The harness's pod network.
@@ -30,9 +29,6 @@ const (
 	harnessBridge = "crishimct0"
 	harnessSubnet = "10.216.0.0/16"
 )
-
-// mirroredRegistries are the public registries critest pulls from.
-var mirroredRegistries = []string{"registry.k8s.io", "k8s.gcr.io", "gcr.io", "public.ecr.aws"}
 
 type options struct {
 	criShim, critest, ginkgo string
@@ -78,15 +74,20 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	reg, regAddr, err := startRegistry(ctx, o.out)
+	reg, regAddr, err := harness.StartRegistry(ctx, o.out)
 	if err != nil {
 		return err
 	}
-	defer reg.stop()
+	defer func() { _ = reg.Stop() }()
 	fmt.Printf("registry serving test images on %s\n", regAddr)
 
 	state, err := os.MkdirTemp("/run", "cri-shim-critest-")
 	if err != nil {
+		return err
+	}
+	// Containers in a user namespace reach their rootfs under the state
+	// dir as an unprivileged host user: like /run/cri-shim, pass-through.
+	if err := os.Chmod(state, 0o711); err != nil {
 		return err
 	}
 	root := filepath.Join(o.out, "root")
@@ -95,15 +96,19 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	sock := filepath.Join(state, "cri-shim.sock")
 	cfgPath := filepath.Join(o.out, "config.toml")
-	if err := writeConfig(cfgPath, sock, root, filepath.Join(state, "state"), regAddr); err != nil {
+	cfg := harness.Config{Socket: sock, Root: root, State: filepath.Join(state, "state"), LogLevel: 4, RegistryAddr: regAddr,
+		// A bridge and subnet of its own: a daemon on the default bridge (make
+		// run) shares host-local's address dir and would collect these addresses.
+		Extra: fmt.Sprintf("[cni]\nbridge_name = %q\nsubnet = %q", harnessBridge, harnessSubnet)}
+	if err := harness.WriteConfig(cfgPath, cfg); err != nil {
 		return err
 	}
-	daemon, err := startProcess(ctx, filepath.Join(o.out, "cri-shim.log"), o.criShim, "--config", cfgPath)
+	daemon, err := harness.StartProcess(filepath.Join(o.out, "cri-shim.log"), o.criShim, "--config", cfgPath)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if stopErr := daemon.stop(); stopErr != nil {
+		if stopErr := daemon.Stop(); stopErr != nil {
 			fmt.Printf("cri-shim did not stop cleanly: %v\n", stopErr)
 		}
 		// The runtime leaves the bridge up between pods, as containerd does;
@@ -127,7 +132,7 @@ func run(ctx context.Context, o options) (err error) {
 			}
 		}
 	}()
-	conn, err := waitReady(ctx, sock, daemon)
+	conn, err := harness.WaitReady(ctx, sock, daemon, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -141,7 +146,10 @@ func run(ctx context.Context, o options) (err error) {
 	runErr := runCritest(ctx, o, "unix://"+sock, report, critestLog)
 	fmt.Printf("critest finished in %s\n", time.Since(start).Round(time.Second))
 
-	leftovers := cleanLeftovers(ctx, runtimeapi.NewRuntimeServiceClient(conn))
+	leftovers := harness.CleanLeftovers(ctx, runtimeapi.NewRuntimeServiceClient(conn))
+	if leftovers != nil {
+		leftovers = fmt.Errorf("critest left objects behind: %w", leftovers)
+	}
 
 	specs, err := readReport(report)
 	if err != nil {
@@ -162,18 +170,6 @@ func run(ctx context.Context, o options) (err error) {
 		return leftovers
 	}
 	return nil
-}
-
-func writeConfig(path, sock, root, state, regAddr string) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "socket = %q\nroot_dir = %q\nstate_dir = %q\nlog_level = 4\n", sock, root, state)
-	// A bridge and subnet of its own: a daemon on the default bridge (make
-	// run) shares host-local's address dir and would collect these addresses.
-	fmt.Fprintf(&b, "\n[cni]\nbridge_name = %q\nsubnet = %q\n", harnessBridge, harnessSubnet)
-	for _, r := range mirroredRegistries {
-		fmt.Fprintf(&b, "\n[registries.%q]\nmirrors = [%q]\n", r, "http://"+regAddr)
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func runCritest(ctx context.Context, o options, endpoint, report, logPath string) error {
@@ -207,58 +203,6 @@ func runCritest(ctx context.Context, o options, endpoint, report, logPath string
 	return cmd.Run()
 }
 
-// waitReady waits until the daemon answers Version on sock.
-func waitReady(ctx context.Context, sock string, daemon *process) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, err
-	}
-	client := runtimeapi.NewRuntimeServiceClient(conn)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := client.Version(cctx, &runtimeapi.VersionRequest{})
-		cancel()
-		if err == nil {
-			return conn, nil
-		}
-		if daemon.exited() {
-			conn.Close()
-			return nil, fmt.Errorf("cri-shim exited at start; see %s", daemon.logPath)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			conn.Close()
-			return nil, fmt.Errorf("cri-shim not answering on %s: %w", sock, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// cleanLeftovers removes the pods and containers critest did not remove and
-// reports them: a conformance run should leave nothing.
-func cleanLeftovers(ctx context.Context, c runtimeapi.RuntimeServiceClient) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	var names []string
-	if cs, err := c.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err == nil {
-		for _, ct := range cs.GetContainers() {
-			names = append(names, "container "+ct.GetId())
-			_, _ = c.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: ct.GetId()})
-		}
-	}
-	if ps, err := c.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
-		for _, p := range ps.GetItems() {
-			names = append(names, "pod "+p.GetId())
-			_, _ = c.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.GetId()})
-			_, _ = c.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.GetId()})
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return fmt.Errorf("critest left %d objects in the runtime: %s", len(names), strings.Join(names, ", "))
-}
-
 func updateExpected(path string, specs []spec, old expected) error {
 	next := expected{}
 	for _, s := range specs {
@@ -283,89 +227,3 @@ const expectedHeader = `# critest specs allowed to fail, each under the reason i
 # spec that passes, so this list only shrinks. Format: a line "reason: ..."
 # followed by full spec names, one a line.
 `
-
-// process is a child the harness started; it is stopped by PID.
-type process struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-}
-
-func startProcess(ctx context.Context, logPath, bin string, args ...string) (*process, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and, after 30 s, SIGKILL.
-func (p *process) stop() error {
-	if p.exited() {
-		return fmt.Errorf("%s had already exited: %v", p.cmd.Path, p.err)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return errors.New("killed after 30 s")
-	}
-	var exitErr *exec.ExitError
-	if errors.As(p.err, &exitErr) {
-		return p.err
-	}
-	return nil
-}
-
-// startRegistry builds and starts the test registry, and returns its address.
-func startRegistry(ctx context.Context, out string) (*process, string, error) {
-	bin := filepath.Join(out, "testregistry")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./test/testimages/cmd/testregistry")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, "", fmt.Errorf("build test registry: %w", err)
-	}
-	ready := filepath.Join(out, "registry.addr")
-	_ = os.Remove(ready)
-	p, err := startProcess(ctx, filepath.Join(out, "registry.log"), bin,
-		"--addr", "127.0.0.1:0", "--ready-file", ready, "--workdir", filepath.Join(out, "images-cache"))
-	if err != nil {
-		return nil, "", err
-	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		if raw, err := os.ReadFile(ready); err == nil && len(raw) > 0 {
-			return p, strings.TrimSpace(string(raw)), nil
-		}
-		if p.exited() || time.Now().After(deadline) || ctx.Err() != nil {
-			_ = p.stop()
-			return nil, "", fmt.Errorf("test registry did not come up; see %s", p.logPath)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
