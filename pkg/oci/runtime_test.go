@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 
+	"github.com/cri-shim/cri-shim/internal/testrootfs"
 	"github.com/cri-shim/cri-shim/pkg/monitor"
 )
 
@@ -46,40 +46,8 @@ func TestMain(m *testing.M) {
 // busyboxRootfs makes a root filesystem with the host's busybox and its libraries.
 func busyboxRootfs(t *testing.T, dir string) {
 	t.Helper()
-	out, err := exec.Command("ldd", "/bin/busybox").Output()
-	if err != nil {
-		t.Skipf("no dynamic busybox: %v", err)
-	}
-	files := []string{"/bin/busybox"}
-	for _, l := range strings.Split(string(out), "\n") {
-		for _, f := range strings.Fields(l) {
-			if strings.HasPrefix(f, "/") {
-				files = append(files, f)
-			}
-		}
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := filepath.Join(dir, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, raw, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, a := range []string{"sh", "echo", "cat", "sleep", "id", "hostname"} {
-		if err := os.Link(filepath.Join(dir, "bin/busybox"), filepath.Join(dir, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"proc", "sys", "dev", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := testrootfs.Busybox(dir); err != nil {
+		t.Skipf("no busybox rootfs: %v", err)
 	}
 }
 
