@@ -69,11 +69,11 @@ BENCH_ARGS ?=
 
 .PHONY: bench-compare
 
-## bench: critest -benchmark, pods one at a time and in parallel, memory, pull and exec latency, Go benchmarks (about 5-10 min); results in $(OUT)/bench
+## bench: critest -benchmark, pods one at a time and in parallel, memory, pull and exec latency, Go benchmarks (2-4 min on an idle machine); results in $(OUT)/bench
 bench: build
 	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench $(BENCH_ARGS)
 
-## bench-compare: the same benchmarks against cri-shim and containerd v2.4.2 + runc v1.5.2 (built once into /opt/cri-shim-tools/compare), alternating; ratios in $(OUT)/bench-compare
+## bench-compare: the same benchmarks against cri-shim and containerd v2.4.2 + runc v1.5.2 (built once into /opt/cri-shim-tools/compare, about 9 min), alternating, two rounds (about 12 min); ratios in $(OUT)/bench-compare
 bench-compare: build
 	tools=$$(./hack/bench-compare-tools.sh) && \
 	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench-compare \

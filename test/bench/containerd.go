@@ -24,8 +24,10 @@ const (
 // containerdConfig is containerd 2.x's configuration (version 4) made
 // equivalent to the cri-shim under test: cgroupfs, the same CNI plugins,
 // the same registry mirrors (hosts.toml files), private directories and
-// sockets, runc's oom_score_adj clamped (no CAP_SYS_RESOURCE here), NRI off
-// (cri-shim has none).
+// sockets (shim sockets, runc's root and network namespaces included: the
+// defaults are under /run/containerd and /var/run/netns), runc's
+// oom_score_adj clamped (no CAP_SYS_RESOURCE here), NRI off (cri-shim has
+// none).
 var containerdConfig = template.Must(template.New("config").Parse(`version = 4
 root = {{printf "%q" .Root}}
 state = {{printf "%q" .State}}
@@ -69,6 +71,7 @@ imports = []
       runtime_path = {{printf "%q" (print .Tools "/containerd-shim-runc-v2")}}
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
         BinaryName = {{printf "%q" (print .Tools "/runc")}}
+        Root = {{printf "%q" .RuncRoot}}
         SystemdCgroup = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/opt/cni/bin"]
@@ -122,8 +125,9 @@ func startContainerd(ctx context.Context, tools, out, regAddr, pause string) (*t
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	root := filepath.Join(out, "root")
-	v := struct{ Root, State, Socket, ShimSockets, HostsDir, CNIConfDir, Tools, Pause string }{
+	v := struct{ Root, State, Socket, ShimSockets, RuncRoot, HostsDir, CNIConfDir, Tools, Pause string }{
 		Root: root, State: filepath.Join(base, "state"), Socket: filepath.Join(base, "containerd.sock"),
+		RuncRoot:    filepath.Join(base, "runc"),
 		ShimSockets: filepath.Join(base, "s"), HostsDir: filepath.Join(out, "certs.d"),
 		CNIConfDir: filepath.Join(out, "net.d"), Tools: tools, Pause: pause,
 	}

@@ -14,7 +14,7 @@ func benchExec(ctx context.Context, t *target, res *Results, n int) (err error) 
 	podID, ctrID, _, err := t.startPod(ctx, "exec")
 	if podID != "" {
 		defer func() {
-			if rmErr := t.removePod(ctx, podID); err == nil {
+			if rmErr := t.removePod(context.WithoutCancel(ctx), podID); err == nil {
 				err = rmErr
 			}
 		}()

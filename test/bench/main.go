@@ -44,6 +44,7 @@ type options struct {
 	goBenchtime              string
 	goCount                  int
 	hold                     time.Duration
+	render                   string
 	skip                     map[string]bool
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.goCount, "go-count", 3, "-count of the Go benchmarks")
 	flag.BoolVar(&o.integration, "integration", false, "also run BenchmarkPodSandbox of test/integration (uses the integration tests' bridge: not while they run)")
 	flag.DurationVar(&o.hold, "hold", 0, "keep the largest batch of parallel pods running this long after measuring memory, to look at them")
+	flag.StringVar(&o.render, "render", "", "only write the report again (results.md, latency.svg) from this results.json, e.g. after a change to the report code")
 	flag.StringVar(&skip, "skip", "", "benchmarks to leave out, comma separated: "+strings.Join(suiteNames(), ","))
 	flag.Parse()
 	for f := range strings.SplitSeq(parallel, ",") {
@@ -87,6 +89,13 @@ func main() {
 		if s = strings.TrimSpace(s); s != "" {
 			o.skip[s] = true
 		}
+	}
+	if o.render != "" {
+		if err := render(o.render); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
@@ -177,7 +186,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	targets = nil
-	if o.goBench && !o.skip["go"] {
+	if o.goBench && !o.skip["go"] && ctx.Err() == nil {
 		runGoBenches(ctx, o, res)
 	}
 	res.finish()

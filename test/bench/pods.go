@@ -107,12 +107,12 @@ func benchSequentialPods(ctx context.Context, t *target, res *Results, n int) er
 		podID, _, tm, err := t.startPod(ctx, "seq")
 		if err != nil {
 			if podID != "" {
-				_ = t.removePod(ctx, podID)
+				_ = t.removePod(context.WithoutCancel(ctx), podID)
 			}
 			return err
 		}
 		t0 := time.Now()
-		if err := t.removePod(ctx, podID); err != nil {
+		if err := t.removePod(context.WithoutCancel(ctx), podID); err != nil {
 			return err
 		}
 		start = append(start, ms(tm.total()))
@@ -183,7 +183,7 @@ func benchParallelPods(ctx context.Context, t *target, res *Results, n int, meas
 			continue
 		}
 		wg.Go(func() {
-			if err := t.removePod(ctx, r.pod); err != nil {
+			if err := t.removePod(context.WithoutCancel(ctx), r.pod); err != nil {
 				mu.Lock()
 				rmErr = errors.Join(rmErr, err)
 				mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -127,4 +128,21 @@ func (r *Results) writeJSON(path string) error {
 func hostDescription() string {
 	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return fmt.Sprintf("Linux %s, %d CPUs", trimNL(rel), numCPU())
+}
+
+// render rewrites the report next to a results.json a run wrote.
+func render(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	r := &Results{}
+	if err := json.Unmarshal(raw, r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.index = map[string]*Metric{}
+	for _, m := range r.Metrics {
+		r.index[m.Key] = m
+	}
+	return r.writeReport(filepath.Dir(path))
 }

@@ -47,9 +47,16 @@ func (r *Results) writeSVG(w io.Writer) error {
 	if decHi == decLo {
 		decHi++
 	}
-	const (
-		width, left, right, top, rowH = 1000.0, 330.0, 970.0, 60.0, 16.0
-	)
+	// The label column fits the longest label (about 6.2 px a character at
+	// 11 px); the plot keeps 640 px.
+	longest := 0
+	for _, rw := range rows {
+		longest = max(longest, len([]rune(rw.label)))
+	}
+	const top, rowH = 60.0, 16.0
+	left := max(200, 6.2*float64(longest)+20)
+	right := left + 640
+	width := right + 30
 	height := top + rowH*float64(len(rows)) + 40
 	x := func(v float64) float64 {
 		v = math.Max(v, math.Pow(10, decLo))
