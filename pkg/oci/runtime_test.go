@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 // busyboxRootfs makes a root filesystem with the host's busybox and its libraries.
-func busyboxRootfs(t *testing.T, dir string) {
+func busyboxRootfs(t testing.TB, dir string) {
 	t.Helper()
 	if err := testrootfs.Busybox(dir); err != nil {
 		t.Skipf("no busybox rootfs: %v", err)
@@ -58,7 +58,7 @@ type testContainer struct {
 	monitor *monitor.Monitor
 }
 
-func newContainer(t *testing.T, id string, args []string, tty bool) *testContainer {
+func newContainer(t testing.TB, id string, args []string, tty bool) *testContainer {
 	t.Helper()
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "bundle")
@@ -101,7 +101,7 @@ func newContainer(t *testing.T, id string, args []string, tty bool) *testContain
 	return c
 }
 
-func (c *testContainer) create(t *testing.T) {
+func (c *testContainer) create(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -112,7 +112,7 @@ func (c *testContainer) create(t *testing.T) {
 	c.monitor = m
 }
 
-func (c *testContainer) waitExit(t *testing.T) *monitor.Exit {
+func (c *testContainer) waitExit(t testing.TB) *monitor.Exit {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
