@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -89,14 +88,7 @@ func (d *ctrDaemon) cleanup() {
 	t := d.t
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if list, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
-		for _, p := range list.GetItems() {
-			d.track(p.GetId())
-			if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.GetId()}); err != nil {
-				t.Errorf("cleanup: remove pod %s: %v", p.GetId(), err)
-			}
-		}
-	}
+	removeAllPods(ctx, t, d.Runtime, d.track)
 	if list, err := d.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err == nil && len(list.GetContainers()) > 0 {
 		t.Errorf("leak: %d containers after removing every pod", len(list.GetContainers()))
 	}
@@ -114,29 +106,12 @@ func (d *ctrDaemon) cleanup() {
 func (d *ctrDaemon) assertNoContainerLeaks() {
 	t := d.t
 	t.Helper()
-	if ents, _ := os.ReadDir(filepath.Join(d.State, "sandboxes")); len(ents) > 0 {
-		t.Errorf("leak: %d pod state dirs", len(ents))
-	}
+	assertPodsLeftNothing(t, d.Dir, d.State, d.cgroupParent, ctrNetwork)
 	if ents, _ := os.ReadDir(filepath.Join(d.State, "containers")); len(ents) > 2 { // runc, s
 		t.Errorf("leak: container state dirs %v", ents)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(d.Root, "containers")); len(ents) > 0 {
 		t.Errorf("leak: %d writable layers", len(ents))
-	}
-	if mounts, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(d.Dir)); len(mounts) > 0 {
-		t.Errorf("leak: %d mounts under %s, e.g. %s", len(mounts), d.Dir, mounts[0].Mountpoint)
-	}
-	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, c := range ctrls {
-		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c.Name(), d.cgroupParent)); err == nil {
-			t.Errorf("leak: cgroup %s%s", c.Name(), d.cgroupParent)
-		}
-	}
-	ents, _ := os.ReadDir(filepath.Join("/var/lib/cni/networks", ctrNetwork))
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "last_reserved_ip") && e.Name() != "lock" {
-			t.Errorf("leak: address %s still reserved", e.Name())
-		}
 	}
 	if pids := processesWith(d.State); len(pids) > 0 {
 		t.Errorf("leak: processes %v still name %s (monitors)", pids, d.State)

@@ -8,12 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -59,31 +57,8 @@ func (d *obsDaemon) cleanup() {
 	t := d.t
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if list, err := d.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
-		for _, p := range list.GetItems() {
-			if _, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.GetId()}); err != nil {
-				t.Errorf("cleanup: remove pod %s: %v", p.GetId(), err)
-			}
-		}
-	}
-	if ents, _ := os.ReadDir(filepath.Join(d.State, "sandboxes")); len(ents) > 0 {
-		t.Errorf("leak: %d pod state dirs", len(ents))
-	}
-	if mounts, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(d.Dir)); len(mounts) > 0 {
-		t.Errorf("leak: %d mounts under %s, e.g. %s", len(mounts), d.Dir, mounts[0].Mountpoint)
-	}
-	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, c := range ctrls {
-		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c.Name(), d.cgroupParent)); err == nil {
-			t.Errorf("leak: cgroup %s%s", c.Name(), d.cgroupParent)
-		}
-	}
-	ents, _ := os.ReadDir(filepath.Join("/var/lib/cni/networks", obsNetwork))
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "last_reserved_ip") && e.Name() != "lock" {
-			t.Errorf("leak: address %s still reserved", e.Name())
-		}
-	}
+	removeAllPods(ctx, t, d.Runtime, nil)
+	assertPodsLeftNothing(t, d.Dir, d.State, d.cgroupParent, obsNetwork)
 	for _, proc := range podInitProcesses() {
 		d.mu.Lock()
 		ours := d.ids[proc.id]

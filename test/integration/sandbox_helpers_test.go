@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -63,14 +62,7 @@ func (p *podDaemon) cleanup() {
 	t := p.t
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if list, err := p.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
-		for _, pod := range list.GetItems() {
-			p.track(pod.GetId())
-			if _, err := p.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod.GetId()}); err != nil {
-				t.Errorf("cleanup: remove pod %s: %v", pod.GetId(), err)
-			}
-		}
-	}
+	removeAllPods(ctx, t, p.Runtime, p.track)
 	p.assertNoLeaks()
 	if l, err := netlink.LinkByName(itBridge); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
@@ -95,26 +87,7 @@ func (p *podDaemon) track(id string) {
 func (p *podDaemon) assertNoLeaks() {
 	t := p.t
 	t.Helper()
-	if ents, _ := os.ReadDir(filepath.Join(p.State, "sandboxes")); len(ents) > 0 {
-		t.Errorf("leak: %d pod state dirs (namespace pins, shm) under %s", len(ents), p.State)
-	}
-	if mounts, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(p.Dir)); len(mounts) > 0 {
-		t.Errorf("leak: %d mounts under %s, e.g. %s", len(mounts), p.Dir, mounts[0].Mountpoint)
-	}
-	ctrls, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, c := range ctrls {
-		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c.Name(), p.cgroupParent)); err == nil {
-			t.Errorf("leak: cgroup %s%s", c.Name(), p.cgroupParent)
-		}
-	}
-	for _, n := range p.networks {
-		ents, _ := os.ReadDir(filepath.Join("/var/lib/cni/networks", n))
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), "last_reserved_ip") && e.Name() != "lock" {
-				t.Errorf("leak: address %s of network %s still reserved", e.Name(), n)
-			}
-		}
-	}
+	assertPodsLeftNothing(t, p.Dir, p.State, p.cgroupParent, p.networks...)
 	if l, err := netlink.LinkByName(itBridge); err == nil {
 		links, _ := netlink.LinkList()
 		for _, x := range links {
