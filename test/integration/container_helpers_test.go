@@ -22,10 +22,9 @@ import (
 // The container tests' pod network: a bridge and subnet no other test or
 // daemon here uses.
 const (
-	ctrBridge  = "crishimc0"
-	ctrSubnet  = "10.221.0.0/24"
-	ctrNetwork = "cri-shim-" + ctrBridge
-	ctrImage   = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+	ctrBridge = "crishimc0"
+	ctrSubnet = "10.221.0.0/24"
+	ctrImage  = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 	// ctrVolImage is the image-volume source critest uses (sh, ls).
 	ctrVolImage = "gcr.io/k8s-staging-cri-tools/test-image-tag:test"
 	// ctrGroupImage has /etc with passwd (the image-volume sub path spec).
@@ -39,6 +38,8 @@ type ctrDaemon struct {
 	t            *testing.T
 	cgroupParent string
 	logDir       string
+	bridge       string // the pod network's bridge
+	network      string // its CNI network name
 
 	mu  sync.Mutex
 	ids map[string]bool // pods
@@ -51,12 +52,22 @@ type ctrDaemon struct {
 // the host for leftovers.
 func startCtrDaemon(t *testing.T) *ctrDaemon {
 	t.Helper()
+	return startCtrDaemonOn(t, ctrBridge, ctrSubnet, "")
+}
+
+// startCtrDaemonOn is startCtrDaemon on a pod network of its own (a
+// bridge and subnet no other test uses, so that tests of other packages or
+// files can run beside it), with extraTOML (top-level keys first, then
+// tables) added to the config.
+func startCtrDaemonOn(t *testing.T, bridge, subnet, extraTOML string) *ctrDaemon {
+	t.Helper()
 	reg := startImageRegistry(t)
 	d := &ctrDaemon{t: t, ids: map[string]bool{}, logDir: t.TempDir(),
+		bridge: bridge, network: "cri-shim-" + bridge,
 		cgroupParent: fmt.Sprintf("/crishim-ctr-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)}
 	confDir := filepath.Join(t.TempDir(), "net.d")
-	cfg := fmt.Sprintf("cgroup_parent = %q\n%s\n[cni]\nconf_dir = %q\nbridge_name = %q\nsubnet = %q\n",
-		d.cgroupParent, mirrorTOML(reg.Host), confDir, ctrBridge, ctrSubnet)
+	cfg := fmt.Sprintf("cgroup_parent = %q\n%s\n%s\n[cni]\nconf_dir = %q\nbridge_name = %q\nsubnet = %q\n",
+		d.cgroupParent, extraTOML, mirrorTOML(reg.Host), confDir, bridge, subnet)
 	d.Daemon = framework.NewDaemon(t, framework.Options{ConfigTOML: cfg})
 	if err := os.Chmod(d.Dir, 0o711); err != nil {
 		t.Fatal(err)
@@ -93,12 +104,12 @@ func (d *ctrDaemon) cleanup() {
 		t.Errorf("leak: %d containers after removing every pod", len(list.GetContainers()))
 	}
 	d.assertNoContainerLeaks()
-	if l, err := netlink.LinkByName(ctrBridge); err == nil {
+	if l, err := netlink.LinkByName(d.bridge); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
 			t.Errorf("cleanup: delete bridge: %v", err)
 		}
 	}
-	_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", ctrNetwork))
+	_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", d.network))
 }
 
 // assertNoContainerLeaks checks the host for anything of the daemon's pods
@@ -106,7 +117,7 @@ func (d *ctrDaemon) cleanup() {
 func (d *ctrDaemon) assertNoContainerLeaks() {
 	t := d.t
 	t.Helper()
-	assertPodsLeftNothing(t, d.Dir, d.State, d.cgroupParent, ctrNetwork)
+	assertPodsLeftNothing(t, d.Dir, d.State, d.cgroupParent, d.network)
 	if ents, _ := os.ReadDir(filepath.Join(d.State, "containers")); len(ents) > 2 { // runc, s
 		t.Errorf("leak: container state dirs %v", ents)
 	}
