@@ -120,6 +120,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 			}
 		}
 	}()
+	if err := m.faults.at("create-record"); err != nil {
+		return "", fmt.Errorf("container %q: %w", name, err)
+	}
 	if _, err := m.o.Images.Lease(ctx, id, img.ID); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
@@ -128,6 +131,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
 	if err := m.mountRootfs(p, img.Layers, idm); err != nil {
+		return "", fmt.Errorf("container %q: %w", name, err)
+	}
+	if err := m.faults.at("create-rootfs"); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
 	if err := m.mountImageVolumes(ctx, rec, &in, p, idm); err != nil {
@@ -180,6 +186,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 			_ = mon.Wait()
 			return "", fmt.Errorf("container %q: %w", name, err)
 		}
+	}
+	if err := m.faults.at("create-monitor"); err != nil {
+		_ = m.rt.Destroy(context.WithoutCancel(ctx), id)
+		_ = mon.Wait()
+		return "", fmt.Errorf("container %q: %w", name, err)
 	}
 	rec.State = StateCreated
 	rec.MonitorPID, rec.InitPID = mon.PID, mon.InitPID

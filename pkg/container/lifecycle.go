@@ -107,6 +107,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err := m.rt.Start(ctx, id); err != nil {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
+	_ = m.faults.at("start")
 	c.rec.State = StateRunning
 	c.rec.StartedAt = time.Now().UnixNano()
 	if err := m.save(ctx, &c.rec); err != nil {
@@ -154,6 +155,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if err := m.rt.Signal(ctx, id, unix.SIGKILL); err != nil {
 		return err
 	}
+	_ = m.faults.at("stop")
 	select {
 	case <-c.exited:
 		return nil
@@ -180,6 +182,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		if err := m.save(ctx, &c.rec); err != nil {
 			return fmt.Errorf("container %s: %w", id, err)
 		}
+	}
+	if err := m.faults.at("remove"); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if err := m.teardown(ctx, &c.rec); err != nil {
 		return fmt.Errorf("container %s: remove: %w", id, err)

@@ -84,8 +84,9 @@ type Options struct {
 // Manager runs containers. Its methods are safe for concurrent use; each
 // container has its own lock, never held across slow work.
 type Manager struct {
-	o  Options
-	rt *oci.Runtime
+	o      Options
+	rt     *oci.Runtime
+	faults faults // test-only fault injection (FaultEnv); nil in production
 
 	usernsOnce sync.Once
 	userns     bool // see UserNamespaces
@@ -100,8 +101,9 @@ func New(o Options) *Manager {
 	return &Manager{
 		o:     o,
 		rt:    &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary},
-		ctrs:  map[string]*ctr{},
-		names: map[string]string{},
+		ctrs:   map[string]*ctr{},
+		names:  map[string]string{},
+		faults: faultsFromEnv(),
 	}
 }
 

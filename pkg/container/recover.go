@@ -7,7 +7,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/opencontainers/runc/libcontainer"
 	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/metadata"
@@ -67,6 +69,9 @@ func (m *Manager) Recover(ctx context.Context) error {
 			close(c.exited)
 		case StateCreated, StateRunning:
 			if m.isMonitor(rec) {
+				if rec.State == StateCreated {
+					m.recoverStarted(ctx, c)
+				}
 				m.watch(c, nil)
 			} else {
 				// The monitor is gone (it finished while we were down, or the
@@ -79,6 +84,23 @@ func (m *Manager) Recover(ctx context.Context) error {
 	m.dropOrphanLeases(ctx, kept)
 	m.UserNamespaces() // probed before serving, so Status answers at once
 	return nil
+}
+
+// recoverStarted records as running a container recorded as created whose
+// process was released before the daemon stopped (a StartContainer cut
+// short between the release and its record): it is not parked any more and
+// cannot be started again. The start time is the recovery's.
+func (m *Manager) recoverStarted(ctx context.Context, c *ctr) {
+	st, err := m.rt.Status(ctx, c.rec.ID)
+	if err != nil || (st != libcontainer.Running && st != libcontainer.Paused) {
+		return
+	}
+	c.rec.State = StateRunning
+	c.rec.StartedAt = time.Now().UnixNano()
+	if err := m.save(ctx, &c.rec); err != nil {
+		klog.Errorf("container %s: record the start cut short: %v", c.rec.ID, err)
+	}
+	klog.Infof("container %s: started when the daemon stopped: recorded as running", c.rec.ID)
 }
 
 // releaseExited releases what an exited container no longer needs: its
