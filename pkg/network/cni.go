@@ -102,14 +102,25 @@ func (a *Attachment) list() (*libcni.NetworkConfigList, error) {
 	return l, nil
 }
 
-// Add runs ADD and returns the pod's addresses.
+// Add runs ADD and returns the pod's addresses. The built-in network of a
+// pod with no host port and no bandwidth limit is attached in process (see
+// builtin.go); every other runs its plugins.
 func (c *CNI) Add(ctx context.Context, a *Attachment) (*Result, error) {
 	list, err := a.list()
 	if err != nil {
 		return nil, err
 	}
+	if b, ok := inProcess(a, list); ok {
+		return b.add(ctx, a)
+	}
 	r, err := c.lib().AddNetworkList(ctx, list, a.runtimeConf())
 	if err != nil {
+		var perr *types.Error
+		if errors.As(err, &perr) {
+			// A plugin reported a failure: the network is not available
+			// (kubelets retry), unlike a timeout, which keeps its kind.
+			return nil, fmt.Errorf("pod %s: cni add to network %s (%s): %w: %w", a.PodID, a.Network, a.Source, err, errdefs.ErrUnavailable)
+		}
 		return nil, fmt.Errorf("pod %s: cni add to network %s (%s): %w", a.PodID, a.Network, a.Source, err)
 	}
 	res, err := resultOf(r)
@@ -126,6 +137,12 @@ func (c *CNI) Del(ctx context.Context, a *Attachment) error {
 	if err != nil {
 		return err
 	}
+	if b, ok := inProcess(a, list); ok {
+		if err := b.del(a); err != nil {
+			return err
+		}
+		return dropCachedResult(c.cfg().CNICacheDir(), list.Name, a)
+	}
 	if err := c.lib().DelNetworkList(ctx, list, a.runtimeConf()); err != nil {
 		return fmt.Errorf("pod %s: cni del from network %s (%s): %w", a.PodID, a.Network, a.Source, err)
 	}
@@ -138,6 +155,9 @@ func (c *CNI) Check(ctx context.Context, a *Attachment) error {
 	list, err := a.list()
 	if err != nil {
 		return err
+	}
+	if b, ok := inProcess(a, list); ok {
+		return b.check(a)
 	}
 	if err := c.lib().CheckNetworkList(ctx, list, a.runtimeConf()); err != nil {
 		if errors.Is(err, libcni.ErrorCheckNotSupp) {
@@ -166,6 +186,11 @@ func (c *CNI) GC(ctx context.Context, valid []*Attachment) error {
 	}
 	if err := c.lib().GCNetworkList(ctx, n.List, args); err != nil {
 		return fmt.Errorf("cni gc of network %s (%s): %w", n.List.Name, n.Source, err)
+	}
+	if n.Source == BuiltinSource {
+		// Attachments made in process have no libcni cache entry, and the
+		// bridge plugin has no GC: release their addresses here.
+		return gcBuiltinAddresses(n.List, args.ValidAttachments)
 	}
 	return nil
 }
