@@ -81,7 +81,9 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 	case copyErr != nil:
 		return fmt.Errorf("blob %s: after %d of %d bytes: %w", desc.Digest, n, desc.Size, copyErr)
 	case n < desc.Size:
-		return fmt.Errorf("blob %s: ended after %d of %d bytes: %w", desc.Digest, n, desc.Size, errdefs.ErrUnavailable)
+		// The transfer ended cleanly (a cut connection is an error of the
+		// reader): the registry's blob is shorter than the manifest says.
+		return fmt.Errorf("blob %s: ended after %d of %d bytes: %w", desc.Digest, n, desc.Size, errdefs.ErrInvalidArgument)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)

@@ -69,6 +69,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 func applyLayer(ctx context.Context, dir string, r io.Reader, lim layerLimits) (applyStats, error) {
 	var st applyStats
 	lr := &limitReader{r: r, n: lim.MaxBytes}
+	// Names of the non-directory entries so far: a hard link must name one
+	// (anything else is a link to a file of the host or through a symlink).
+	seen := map[string]bool{}
 	filter := func(hdr *tar.Header) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -94,10 +97,16 @@ func applyLayer(ctx context.Context, dir string, r io.Reader, lim layerLimits) (
 			if escapes(filepath.Clean(hdr.Linkname)) {
 				return false, fmt.Errorf("hard link %q to %q points above the layer: %w", hdr.Name, hdr.Linkname, errdefs.ErrInvalidArgument)
 			}
+			if !seen[filepath.Clean("/"+hdr.Linkname)] {
+				return false, fmt.Errorf("hard link %q to %q: no such file earlier in the layer: %w", hdr.Name, hdr.Linkname, errdefs.ErrInvalidArgument)
+			}
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			return false, fmt.Errorf("entry %q: device nodes and fifos are not allowed in a layer: %w", hdr.Name, errdefs.ErrInvalidArgument)
 		default:
 			return false, fmt.Errorf("entry %q: unsupported tar entry type %q: %w", hdr.Name, hdr.Typeflag, errdefs.ErrInvalidArgument)
+		}
+		if hdr.Typeflag != tar.TypeDir {
+			seen[filepath.Clean("/"+hdr.Name)] = true
 		}
 		for k := range hdr.PAXRecords {
 			if strings.HasPrefix(k, "SCHILY.xattr.trusted.") {

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/metadata"
 )
@@ -31,7 +32,10 @@ type ingestion struct {
 // ingest stores an image: its small blobs, then every layer (downloaded
 // unless on disk, verified, extracted), then, last, its record. The content
 // is pinned until the record exists, so no collection takes it meanwhile.
-func (s *Service) ingest(ctx context.Context, in *ingestion, src blobSource, prog *pullProgress) (string, error) {
+//
+// A failed ingest leaves nothing behind: once its pins are gone, a
+// collection removes the blobs and layers it stored that no image uses.
+func (s *Service) ingest(ctx context.Context, in *ingestion, src blobSource, prog *pullProgress) (id string, err error) {
 	p := in.plan
 	cfg := s.cfg()
 	lim := layerLimits{MaxBytes: cfg.Image.MaxLayerBytes, MaxEntries: cfg.Image.MaxLayerEntries}
@@ -44,7 +48,12 @@ func (s *Service) ingest(ctx context.Context, in *ingestion, src blobSource, pro
 		keys = append(keys, blobKey(l.Blob.Digest), layerKey(l.ChainID))
 	}
 	s.pin(keys)
-	defer s.unpin(keys)
+	defer func() {
+		s.unpin(keys)
+		if err != nil {
+			s.dropUnused(in.image)
+		}
+	}()
 
 	small := append([]memBlob{{desc: p.manifestDesc, data: p.manifestBytes},
 		{desc: p.manifest.Config, data: p.configBytes}}, in.extra...)
@@ -110,6 +119,19 @@ func (s *Service) ensureLayer(ctx context.Context, image string, l layerPlan, sr
 		return nil, s.unpackLayer(ctx, image, l, lim, sinks)
 	})
 	return err
+}
+
+// dropUnused removes, after a failed pull or import of image, the content
+// it stored that no image, lease or other pull uses (bounded in time; the
+// next collection takes what this one leaves).
+func (s *Service) dropUnused(image string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if n, err := s.GC(ctx); err != nil {
+		klog.Warningf("image %s: removing what the failed pull stored: %v", image, err)
+	} else if n > 0 {
+		klog.V(2).Infof("image %s: removed %d blobs and layers the failed pull stored", image, n)
+	}
 }
 
 // newRecord describes the ingested image for the metadata store.
