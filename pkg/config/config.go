@@ -81,6 +81,28 @@ type Config struct {
 	// Registries holds per-registry settings keyed by registry host[:port]
 	// ("docker.io", "registry.k8s.io", "localhost:5000"). Reloadable.
 	Registries map[string]RegistryConfig `toml:"registries" json:"registries"`
+	// NRI configures Node Resource Interface plugins.
+	NRI NRIConfig `toml:"nri" json:"nri"`
+}
+
+// NRIConfig configures the Node Resource Interface: the socket NRI plugins
+// connect to and the plugins the daemon launches itself. The keys are
+// containerd's.
+type NRIConfig struct {
+	// Enable turns NRI on; off, no socket is made and no plugin is called.
+	Enable bool `toml:"enable" json:"enable"`
+	// SocketPath is the unix socket external plugins connect to.
+	SocketPath string `toml:"socket_path" json:"socket_path"`
+	// PluginPath holds plugins the daemon starts itself ("NN-name" executables).
+	PluginPath string `toml:"plugin_path" json:"plugin_path"`
+	// PluginConfigPath holds the configuration of those plugins.
+	PluginConfigPath string `toml:"plugin_config_path" json:"plugin_config_path"`
+	// PluginRegistrationTimeout bounds a plugin's registration.
+	PluginRegistrationTimeout Duration `toml:"plugin_registration_timeout" json:"plugin_registration_timeout"`
+	// PluginRequestTimeout bounds a plugin's handling of one event.
+	PluginRequestTimeout Duration `toml:"plugin_request_timeout" json:"plugin_request_timeout"`
+	// DisableConnections refuses externally started plugins (no socket).
+	DisableConnections bool `toml:"disable_connections" json:"disable_connections"`
 }
 
 // StreamConfig configures the streaming server.
@@ -162,6 +184,14 @@ func Default() *Config {
 			MaxLayerEntries:        1_000_000,
 		},
 		Registries: map[string]RegistryConfig{},
+		NRI: NRIConfig{
+			Enable:                    true,
+			SocketPath:                "/var/run/nri/nri.sock",
+			PluginPath:                "/opt/nri/plugins",
+			PluginConfigPath:          "/etc/nri/conf.d",
+			PluginRegistrationTimeout: Duration{5 * time.Second},
+			PluginRequestTimeout:      Duration{2 * time.Second},
+		},
 	}
 }
 

@@ -84,6 +84,14 @@ func (c *Config) Validate() error {
 		v.fail("image.max_layer_entries", fmt.Errorf("%d is not positive", c.Image.MaxLayerEntries))
 	}
 
+	if c.NRI.Enable {
+		v.absPath("nri.socket_path", c.NRI.SocketPath)
+		v.absPath("nri.plugin_path", c.NRI.PluginPath)
+		v.absPath("nri.plugin_config_path", c.NRI.PluginConfigPath)
+		v.positive("nri.plugin_registration_timeout", c.NRI.PluginRegistrationTimeout)
+		v.positive("nri.plugin_request_timeout", c.NRI.PluginRequestTimeout)
+	}
+
 	v.registries(c.Registries)
 	return v.err
 }

@@ -43,10 +43,16 @@ type CreateRequest struct {
 // A failure undoes every step.
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err error) {
 	name := req.Input.Name
-	pod, err := m.o.Pods.Pod(ctx, req.PodID)
+	// A plugin connecting meanwhile gets this container in its
+	// synchronization or as an event, never neither.
+	unblockSync := m.nri().BlockSync()
+	defer unblockSync()
+	// The pod cannot stop until the container is made (or undone).
+	pod, releasePod, err := m.holdPod(ctx, req.PodID)
 	if err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
+	defer releasePod()
 	if !pod.Ready {
 		return "", fmt.Errorf("container %q: pod %s is not ready: %w", name, req.PodID, errdefs.ErrFailedPrecondition)
 	}
@@ -143,6 +149,15 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	if err != nil {
 		return "", err // Build's errors name the container
 	}
+	if err := m.nri().CreateContainer(ctx, rec, s); err != nil {
+		return "", err // it names the container
+	}
+	defer func() {
+		if err != nil {
+			// Plugins saw the create: tell them it was undone.
+			m.nri().RemoveContainer(context.WithoutCancel(ctx), *rec)
+		}
+	}()
 	if s.Process != nil {
 		u := s.Process.User
 		rec.User = &UserInfo{UID: int64(u.UID), GID: int64(u.GID)}
@@ -205,6 +220,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	m.mu.Unlock()
 	m.watch(c, mon)
 	m.emit(rec)
+	m.nri().PostCreateContainer(ctx, *rec)
 	return id, nil
 }
 

@@ -47,6 +47,7 @@ func (m *Manager) recordExit(c *ctr) {
 	c.mu.Lock()
 	rec := &c.rec
 	p := m.paths(rec.ID)
+	exited := false
 	if rec.State == StateCreated || rec.State == StateRunning {
 		e, err := monitor.ReadExit(p.exitFile)
 		switch {
@@ -80,12 +81,18 @@ func (m *Manager) recordExit(c *ctr) {
 			klog.Errorf("container %s: record exit: %v", rec.ID, err)
 		}
 		m.emit(rec)
+		exited = true
 	}
-	id := rec.ID
+	id, snapshot := rec.ID, *rec
 	c.mu.Unlock()
 	// Release the runtime state and the rootfs before waking waiters, so a
 	// Remove that waited for the exit never races this cleanup.
 	m.releaseExited(ctx, id)
+	if exited {
+		// Also before waking waiters: a stop or removal that waited for
+		// the exit reaches NRI plugins after this.
+		m.nri().StopContainer(ctx, snapshot)
+	}
 	select {
 	case <-c.exited:
 	default:
@@ -93,8 +100,8 @@ func (m *Manager) recordExit(c *ctr) {
 	}
 }
 
-// Start runs a created container's process.
-func (m *Manager) Start(ctx context.Context, id string) error {
+// start runs a created container's process (Start, in nri.go, wraps it).
+func (m *Manager) start(ctx context.Context, id string) error {
 	c, ok := m.get(id)
 	if !ok {
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
@@ -164,10 +171,10 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 	}
 }
 
-// Remove stops a container if needed and removes its runtime state, writable
+// remove stops a container if needed and removes its runtime state, writable
 // layer and record. Removing an unknown container is not an error; the log
-// file stays (the kubelet owns it).
-func (m *Manager) Remove(ctx context.Context, id string) error {
+// file stays (the kubelet owns it). Remove, in nri.go, wraps it.
+func (m *Manager) remove(ctx context.Context, id string) error {
 	c, ok := m.get(id)
 	if !ok {
 		return nil

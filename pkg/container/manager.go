@@ -79,6 +79,8 @@ type Options struct {
 	Binary string
 	// Events, if set, is told of every state change.
 	Events func(Event)
+	// NRI, if set, is told of every lifecycle point (NRI plugins).
+	NRI NRI
 }
 
 // Manager runs containers. Its methods are safe for concurrent use; each

@@ -13,9 +13,10 @@ import (
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// UpdateResources applies new limits to a live container's cgroups and
-// records them for its status.
-func (m *Manager) UpdateResources(ctx context.Context, id string, r *spec.Resources) error {
+// ApplyResources applies new limits to a live container's cgroups and
+// records them for its status, without NRI (UpdateResources, in nri.go,
+// is the CRI update: it calls NRI plugins around this).
+func (m *Manager) ApplyResources(ctx context.Context, id string, r *spec.Resources) error {
 	if r == nil {
 		return nil
 	}

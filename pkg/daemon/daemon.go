@@ -29,6 +29,7 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/metadata"
 	"github.com/cri-shim/cri-shim/pkg/metrics"
 	"github.com/cri-shim/cri-shim/pkg/network"
+	"github.com/cri-shim/cri-shim/pkg/nri"
 	"github.com/cri-shim/cri-shim/pkg/podstats"
 	"github.com/cri-shim/cri-shim/pkg/sandbox"
 	"github.com/cri-shim/cri-shim/pkg/version"
@@ -61,6 +62,7 @@ type Daemon struct {
 	lis        net.Listener
 	net        *network.CNI
 	podStats   *podstats.Reader
+	nri        *nri.NRI
 	metrics    atomic.Pointer[metrics.Metrics]
 	metricsSrv *metrics.Server
 }
@@ -111,7 +113,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.events = events.NewBroker()
 	d.podStats = podstats.NewReader()
-	pods, err := sandbox.New(sandbox.Options{Store: d.store, Config: d.Config, Network: d.net, Events: d.publishPodEvent})
+	if d.nri, err = nri.New(ctx, cfg.NRI, version.Version); err != nil {
+		return err
+	}
+	pods, err := sandbox.New(sandbox.Options{Store: d.store, Config: d.Config, Network: d.net, Events: d.publishPodEvent, NRI: d.nri})
 	if err != nil {
 		return err
 	}
@@ -123,6 +128,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Images: imageSource{d.images},
 		Host:   hostFacts(),
 		Events: d.publishContainerEvent,
+		NRI:    d.nri,
 	})
 	pods.SetContainerHooks(d.containers)
 	// Before serving: containers first (pod recovery stops and removes
@@ -132,6 +138,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := pods.Recover(ctx); err != nil {
+		return err
+	}
+	// NRI plugins connect once the pods and containers are known.
+	if err := d.nri.Start(ctx, pods, d.containers); err != nil {
 		return err
 	}
 	streamAddr := net.JoinHostPort(cfg.Stream.Address, strconv.Itoa(cfg.Stream.Port))
@@ -250,6 +260,10 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) close() {
+	if d.nri != nil {
+		d.nri.Stop()
+		d.nri = nil
+	}
 	d.stopMetrics()
 	if d.stream != nil {
 		_ = d.stream.Close()

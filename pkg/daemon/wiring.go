@@ -29,6 +29,22 @@ func (p podSource) Pod(ctx context.Context, id string) (*container.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
+	return containerPod(&sb), nil
+}
+
+// HoldPod keeps the pod from stopping while a container is made in it.
+func (p podSource) HoldPod(ctx context.Context, id string) (*container.Pod, func(), error) {
+	sb, release, err := p.pods.HoldReady(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return containerPod(&sb), release, nil
+}
+
+var _ container.PodHolder = podSource{}
+
+// containerPod is what a container needs of pod sb.
+func containerPod(sb *sandbox.Sandbox) *container.Pod {
 	r := &sb.Resources
 	nsPath := func(pin string) spec.NamespacePath {
 		if pin == "" {
@@ -63,7 +79,7 @@ func (p podSource) Pod(ctx context.Context, id string) (*container.Pod, error) {
 		Ready:        sb.Ready(),
 		LogDirectory: sb.Config.LogDirectory,
 		CgroupParent: r.Cgroup.Path,
-	}, nil
+	}
 }
 
 func idMappings(in []sandbox.IDMapping) []spec.IDMapping {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/sandbox/podns"
 )
@@ -79,6 +80,18 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 	if err := m.faults.at("ready"); err != nil {
 		return err
 	}
+	// A plugin connecting meanwhile gets the pod in its synchronization or
+	// as an event, never neither.
+	unblockSync := m.nri.BlockSync()
+	defer unblockSync()
+	if err := m.nri.RunPod(ctx, p.get()); err != nil {
+		// Plugins told of the pod before the one that refused it forget it.
+		if rerr := m.nri.RemovePod(context.WithoutCancel(ctx), p.get()); rerr != nil {
+			klog.Errorf("pod %s: %v", id, rerr)
+		}
+		return err
+	}
+	timer.mark("nri")
 	// Ready once recorded: until then a crash rolls the pod back.
 	ready := p.get()
 	ready.State = StateReady

@@ -49,6 +49,8 @@ type Options struct {
 	// Events, if set, is told of every pod made, stopped and removed. It
 	// must not block or call back into the Manager.
 	Events func(Event)
+	// NRI, if set, is told of the pod lifecycle points (NRI plugins).
+	NRI PodHooks
 }
 
 // Manager runs the node's pods.
@@ -63,6 +65,7 @@ type Manager struct {
 	faults   faults
 	cgroups  *cgroupTree
 	events   func(Event)
+	nri      PodHooks
 
 	mu    sync.RWMutex
 	pods  map[string]*pod
@@ -83,6 +86,10 @@ type pod struct {
 	check NetworkCheck
 	// stopSent is true once the pod's stop was reported.
 	stopSent bool
+	// holds counts the containers being made in the pod (see HoldReady);
+	// idle, made with the first, is closed when the last is done.
+	holds int
+	idle  chan struct{}
 }
 
 func (p *pod) get() Sandbox {
@@ -113,6 +120,7 @@ func New(o Options) (*Manager, error) {
 		faults:   faultsFromEnv(),
 		cgroups:  newCgroupTree(),
 		events:   o.Events,
+		nri:      o.NRI,
 		pods:     map[string]*pod{},
 		names:    map[string]string{},
 	}
@@ -124,6 +132,9 @@ func New(o Options) (*Manager, error) {
 	}
 	if m.initEnv == nil {
 		m.initEnv = []string{}
+	}
+	if m.nri == nil {
+		m.nri = noPodHooks{}
 	}
 	m.SetContainerHooks(o.Hooks)
 	return m, nil

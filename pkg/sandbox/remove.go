@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"fmt"
+
+	"k8s.io/klog/v2"
 )
 
 // Remove removes pod id, stopping it first: its containers (through the
@@ -49,5 +51,8 @@ func (m *Manager) removeLocked(ctx context.Context, p *pod) error {
 	}
 	m.forget(sb.ID, &sb.Config)
 	m.emit(p, EventDeleted)
+	if err := m.nri.RemovePod(ctx, sb); err != nil {
+		klog.Errorf("pod %s: %v", sb.ID, err)
+	}
 	return nil
 }

@@ -36,6 +36,8 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 		// A detach failed earlier: try again.
 	}
 	defer timer.log("stopped", sb.ID)
+	// Plugins hear of the stop once, not on a retry of the network detach.
+	tellNRI := sb.State == StateReady || sb.State == StateStopping
 	if sb.State != StateStopping {
 		sb = p.update(func(s *Sandbox) { s.State = StateStopping })
 		if err := m.put(ctx, sb); err != nil {
@@ -46,10 +48,20 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 	if err := m.faults.at("stopping"); err != nil {
 		return err
 	}
+	// No container is made in a stopping pod: wait for those being made.
+	if err := waitHolds(ctx, p); err != nil {
+		return err
+	}
 	if err := m.containers().StopPodContainers(ctx, sb.ID); err != nil {
 		return fmt.Errorf("pod %s: stop containers: %w", sb.ID, err)
 	}
 	timer.mark("containers")
+	if tellNRI {
+		if err := m.nri.StopPod(ctx, p.get()); err != nil {
+			klog.Errorf("pod %s: %v", sb.ID, err)
+		}
+		timer.mark("nri")
+	}
 	if err := m.killPodInit(p); err != nil {
 		return err
 	}

@@ -99,7 +99,13 @@ func run(ctx context.Context, o options) (err error) {
 	cfg := harness.Config{Socket: sock, Root: root, State: filepath.Join(state, "state"), LogLevel: 4, RegistryAddr: regAddr,
 		// A bridge and subnet of its own: a daemon on the default bridge (make
 		// run) shares host-local's address dir and would collect these addresses.
-		Extra: fmt.Sprintf("[cni]\nbridge_name = %q\nsubnet = %q", harnessBridge, harnessSubnet)}
+		Extra: fmt.Sprintf("[cni]\nbridge_name = %q\nsubnet = %q", harnessBridge, harnessSubnet),
+		// NRI on a socket of its own, for critest's NRI specs (--nri-socket).
+		// Their synchronization specs hold a plugin's Synchronize open for
+		// 2 s on purpose: a request timeout of 2 s (containerd's default)
+		// would drop the plugin at that moment.
+		NRI: fmt.Sprintf("socket_path = %q\nplugin_path = %q\nplugin_config_path = %q\nplugin_request_timeout = \"10s\"",
+			nriSocket(state), filepath.Join(state, "nri-plugins"), filepath.Join(state, "nri-conf.d"))}
 	if err := harness.WriteConfig(cfgPath, cfg); err != nil {
 		return err
 	}
@@ -143,7 +149,7 @@ func run(ctx context.Context, o options) (err error) {
 	critestLog := filepath.Join(o.out, "critest.log")
 	fmt.Printf("running critest (log: %s)\n", critestLog)
 	start := time.Now()
-	runErr := runCritest(ctx, o, "unix://"+sock, report, critestLog)
+	runErr := runCritest(ctx, o, "unix://"+sock, nriSocket(state), report, critestLog)
 	fmt.Printf("critest finished in %s\n", time.Since(start).Round(time.Second))
 
 	leftovers := harness.CleanLeftovers(ctx, runtimeapi.NewRuntimeServiceClient(conn))
@@ -172,9 +178,12 @@ func run(ctx context.Context, o options) (err error) {
 	return nil
 }
 
-func runCritest(ctx context.Context, o options, endpoint, report, logPath string) error {
+// nriSocket is the NRI socket of the daemon whose state is under state.
+func nriSocket(state string) string { return filepath.Join(state, "nri.sock") }
+
+func runCritest(ctx context.Context, o options, endpoint, nriSock, report, logPath string) error {
 	args := []string{
-		"--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
+		"--runtime-endpoint", endpoint, "--image-endpoint", endpoint, "--nri-socket", nriSock,
 		"--ginkgo.json-report", report, "--ginkgo.no-color", "--ginkgo.timeout", o.timeout.String(),
 	}
 	if o.focus != "" {

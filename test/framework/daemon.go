@@ -100,6 +100,12 @@ func NewDaemon(t testing.TB, o Options) *Daemon {
 		LogPath: filepath.Join(dir, "cri-shim.log"),
 	}
 	cfg := fmt.Sprintf("socket = %q\nroot_dir = %q\nstate_dir = %q\nlog_level = 4\n%s", d.Socket, d.Root, d.State, o.ConfigTOML)
+	if !strings.Contains(o.ConfigTOML, "[nri]") {
+		// NRI on, as by default, but on a socket and plugin dirs of the
+		// test's own: several daemons run at once here.
+		cfg += fmt.Sprintf("\n[nri]\nsocket_path = %q\nplugin_path = %q\nplugin_config_path = %q\n",
+			d.NRISocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"))
+	}
 	if err := os.WriteFile(d.Config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +122,10 @@ func NewDaemon(t testing.TB, o Options) *Daemon {
 	})
 	return d
 }
+
+// NRISocket is the daemon's NRI socket, where NRI plugins of the test
+// connect (unless Options.ConfigTOML has an [nri] table of its own).
+func (d *Daemon) NRISocket() string { return filepath.Join(d.Dir, "nri.sock") }
 
 // StartDaemon starts a daemon and waits until it answers.
 func StartDaemon(t testing.TB, o Options) *Daemon {

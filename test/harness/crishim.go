@@ -26,6 +26,10 @@ type Config struct {
 	// Extra is TOML placed before the registry tables (top-level keys and
 	// tables of its own).
 	Extra string
+	// NRI holds the keys of the [nri] table; "" turns NRI off, so that no
+	// daemon here ever takes the machine's default NRI socket. A harness
+	// that wants NRI gives a socket_path of its own.
+	NRI string
 }
 
 // WriteConfig writes c as a cri-shim configuration file at path.
@@ -35,6 +39,11 @@ func WriteConfig(path string, c Config) error {
 	if c.Extra != "" {
 		fmt.Fprintf(&b, "%s\n", strings.TrimSpace(c.Extra))
 	}
+	nri := strings.TrimSpace(c.NRI)
+	if nri == "" {
+		nri = "enable = false"
+	}
+	fmt.Fprintf(&b, "\n[nri]\n%s\n", nri)
 	for _, r := range MirroredRegistries {
 		fmt.Fprintf(&b, "\n[registries.%q]\nmirrors = [%q]\n", r, "http://"+c.RegistryAddr)
 	}
