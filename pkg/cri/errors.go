@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"errors"
+	"syscall"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,6 +16,10 @@ var errorKinds = []struct {
 	kind error
 	code codes.Code
 }{
+	// A full disk or quota is what went wrong whatever else the error
+	// says (a pull that ran out of space is not "unavailable").
+	{syscall.ENOSPC, codes.ResourceExhausted},
+	{syscall.EDQUOT, codes.ResourceExhausted},
 	{errdefs.ErrNotFound, codes.NotFound},
 	{errdefs.ErrAlreadyExists, codes.AlreadyExists},
 	{errdefs.ErrInvalidArgument, codes.InvalidArgument},

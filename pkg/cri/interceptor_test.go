@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -32,6 +34,10 @@ func TestToStatus(t *testing.T) {
 		{context.Canceled, codes.Canceled},
 		{status.Error(codes.OutOfRange, "kept"), codes.OutOfRange},
 		{errors.New("plain"), codes.Unknown},
+		// A full disk, even inside a failure the registry code calls unavailable.
+		{fmt.Errorf("image i: layer l: %w", &os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}), codes.ResourceExhausted},
+		{fmt.Errorf("image i: %w: %w", &os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, errdefs.ErrUnavailable), codes.ResourceExhausted},
+		{fmt.Errorf("x: %w", errors.Join(errors.New("mirror"), &os.PathError{Op: "write", Path: "/x", Err: syscall.EDQUOT})), codes.ResourceExhausted},
 	} {
 		got := toStatus(tc.err)
 		if status.Code(got) != tc.code {

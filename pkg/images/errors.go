@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -16,11 +17,20 @@ import (
 // network.
 var ggcrVerifyErrors = []string{"does not match requested digest", "error verifying sha256 checksum", "error verifying size"}
 
+// diskFull reports whether err is this host running out of disk space or
+// quota: no other endpoint can help with that.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
 // classify gives a registry failure its errdefs kind: not found, denied,
 // or (network errors, server errors, rate limits) unavailable.
 func classify(err error) error {
 	if err == nil || hasKind(err) {
 		return err
+	}
+	if diskFull(err) {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrResourceExhausted)
 	}
 	msg := err.Error()
 	for _, s := range ggcrVerifyErrors {

@@ -200,8 +200,8 @@ type attemptErrors struct {
 	last error
 }
 
-// add records endpoint's failure; it reports true when ctx has ended and
-// no other endpoint should be tried.
+// add records endpoint's failure; it reports true when ctx has ended or
+// the local disk is full, and no other endpoint should be tried.
 func (a *attemptErrors) add(ctx context.Context, endpoint string, err error) bool {
 	if ctx.Err() != nil {
 		a.last = context.Cause(ctx)
@@ -212,7 +212,7 @@ func (a *attemptErrors) add(ctx context.Context, endpoint string, err error) boo
 	klog.V(2).Infof("%s: %v", endpoint, err)
 	a.msgs = append(a.msgs, endpoint+": "+err.Error())
 	a.last = err
-	return false
+	return diskFull(err) // our disk is full: another endpoint fills it the same
 }
 
 // err sums the attempts up; its kind is that of the last attempt (the
