@@ -21,6 +21,11 @@ const (
 // idPattern is a bare image ID: 64 lowercase hex digits.
 var idPattern = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
+// pathComponent is one component of a repository path in the distribution
+// reference grammar (go-containerregistry accepts more: ".", "..", "a..b",
+// which reach other registry URLs once in a request path).
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+
 // Reference is an image reference normalized the way containerd and CRI-O
 // do: Docker Hub is "docker.io" with the "library/" namespace for single
 // names, and a reference with neither tag nor digest gets ":latest".
@@ -65,6 +70,11 @@ func ParseReference(s string) (Reference, error) {
 		ref.Domain = dockerHubDomain
 	}
 	ref.Path = tag.RepositoryStr()
+	for _, c := range strings.Split(ref.Path, "/") {
+		if !pathComponent.MatchString(c) {
+			return Reference{}, fmt.Errorf("image reference %q: repository path component %q is not [a-z0-9] words joined by '.', '_', '__' or '-': %w", s, c, errdefs.ErrInvalidArgument)
+		}
+	}
 	if ref.Domain == dockerHubDomain && !strings.Contains(ref.Path, "/") {
 		ref.Path = "library/" + ref.Path
 	}

@@ -36,6 +36,7 @@ func TestParseReference(t *testing.T) {
 		"sha256:9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf",
 		"9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf",
 		"a b", "busybox:tag with space",
+		"..", ".", "a/../b", "registry.example/../../v2/x", "library/..:latest", "a..b", "a/./b", "-a", "a-",
 	} {
 		if r, err := ParseReference(bad); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("ParseReference(%q) = %v, %v; want invalid argument", bad, r, err)

@@ -15,6 +15,18 @@ import (
 
 const procSys = "/proc/sys/"
 
+// Bounds on a sysctl's name and value (a value is one write of at most a page).
+const (
+	maxSysctlName  = 256
+	maxSysctlValue = 4096
+)
+
+// notSysctlNameRune is true for a rune no sysctl name holds: names are
+// letters, digits, '_' and '-' in components joined by '.' or '/'.
+func notSysctlNameRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r == '/')
+}
+
 // sysctl is one namespaced kernel parameter to set in the pod.
 type sysctl struct {
 	name, value, path string
@@ -41,11 +53,14 @@ func sysctlTarget(name, value string, ns NamespaceOptions) (sysctl, error) {
 		}, name)
 	}
 	p := procSys + rel
-	if name == "" || filepath.Clean(p) != p || strings.Contains(rel, "..") || strings.IndexFunc(name, unicode.IsSpace) >= 0 {
+	if name == "" || len(name) > maxSysctlName || filepath.Clean(p) != p || strings.Contains(rel, "..") || strings.IndexFunc(name, notSysctlNameRune) >= 0 {
 		return sysctl{}, invalid("sysctl %q is not a sysctl name", name)
 	}
-	if strings.IndexFunc(value, unicode.IsControl) >= 0 {
-		return sysctl{}, invalid("sysctl %s value %q holds control characters", name, value)
+	// No '+' or '=' either: "k=v+k2=v2" is how CRI-O once passed sysctls
+	// to a helper, and a value holding it set kernel.core_pattern on the
+	// host (CVE-2022-0811); no value of a namespaced sysctl needs them.
+	if len(value) > maxSysctlValue || strings.IndexFunc(value, unicode.IsControl) >= 0 || strings.ContainsAny(value, "+=") {
+		return sysctl{}, invalid("sysctl %s value %.100q is longer than %d bytes or holds control characters, '+' or '='", name, value, maxSysctlValue)
 	}
 	s := sysctl{name: name, value: value, path: p}
 	switch {

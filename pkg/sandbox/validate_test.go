@@ -66,3 +66,28 @@ func TestSysctlTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestSysctlTargetRefusesInjection covers names and values outside the
+// pod's namespaces or in CRI-O's CVE-2022-0811 "k=v+k2=v2" form.
+func TestSysctlTargetRefusesInjection(t *testing.T) {
+	for _, c := range []struct{ name, value string }{
+		{"kernel.shm_rmid_forced", "1+kernel.core_pattern=|/x"},
+		{"kernel.shm_rmid_forced=1+kernel.core_pattern", "|/x"},
+		{"kernel.shm_rmid_forced", "1=kernel.core_pattern"},
+		{"kernel.shm_rmid_forced", "1\nkernel.core_pattern=|/x"},
+		{"kernel.shm_rmid_forced", strings.Repeat("1", 5000)},
+		{"net.ipv4.ip_forward\x00", "1"},
+		{"net.ipv4.ip_forward\u00a0", "1"},
+		{"kernel.core_pattern", "|/x"},
+		{"kernel.shmmax/../core_pattern", "1"},
+		{"net/../kernel/core_pattern", "1"},
+		{"vm.overcommit_memory", "1"},
+	} {
+		if _, err := sysctlTarget(c.name, c.value, NamespaceOptions{}); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("sysctl %q=%q: %v, want invalid argument", c.name, c.value, err)
+		}
+	}
+	if _, err := sysctlTarget("net.ipv4.ip_local_port_range", "32768 60999", NamespaceOptions{}); err != nil {
+		t.Errorf("a port range: %v", err)
+	}
+}
