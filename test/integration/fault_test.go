@@ -232,6 +232,9 @@ func TestFaultKill9MidContainerOps(t *testing.T) {
 		if st.GetState() != runtimeapi.ContainerState_CONTAINER_RUNNING || st.GetStartedAt() == 0 {
 			t.Errorf("after a kill mid-start: state %v startedAt %d, want RUNNING with a start time", st.GetState(), st.GetStartedAt())
 		}
+		if !strings.Contains(d.Log(), "container "+id+": started when the daemon stopped: recorded as running") {
+			t.Error("recovery did not log the start it found cut short")
+		}
 		if pid := d.info(id).PID; !alivePID(pid) {
 			t.Errorf("init %d of the started container does not run", pid)
 		}
