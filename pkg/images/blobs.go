@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 
@@ -70,14 +71,21 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 			_ = os.Remove(f.Name())
 		}
 	}()
-	h := sha256.New()
-	n, copyErr := io.Copy(io.MultiWriter(f, h), io.LimitReader(&ctxReader{ctx: ctx, r: r}, desc.Size+1))
-	got := digest.NewDigest(digest.SHA256, h)
+	// The content is hashed once: here, unless its source hashes it and
+	// fails the read that reaches its end on a mismatch. Reading up to one
+	// byte past the size makes every source reach its end.
+	var h hash.Hash
+	w := io.Writer(f)
+	if !checksDigest(r) {
+		h = sha256.New()
+		w = io.MultiWriter(f, h)
+	}
+	n, copyErr := io.Copy(w, io.LimitReader(&ctxReader{ctx: ctx, r: r}, desc.Size+1))
 	switch {
 	case n > desc.Size:
 		return fmt.Errorf("blob %s: more than its %d bytes: %w", desc.Digest, desc.Size, errdefs.ErrInvalidArgument)
-	case n == desc.Size && got != desc.Digest:
-		return fmt.Errorf("blob %s: content has digest %s: %w", desc.Digest, got, errdefs.ErrInvalidArgument)
+	case n == desc.Size && h != nil && digest.NewDigest(digest.SHA256, h) != desc.Digest:
+		return fmt.Errorf("blob %s: content has digest %s: %w", desc.Digest, digest.NewDigest(digest.SHA256, h), errdefs.ErrInvalidArgument)
 	case copyErr != nil:
 		return fmt.Errorf("blob %s: after %d of %d bytes: %w", desc.Digest, n, desc.Size, copyErr)
 	case n < desc.Size:
@@ -112,6 +120,20 @@ func verifyBytes(desc ocispec.Descriptor, b []byte) error {
 		return fmt.Errorf("blob %s: content has digest %s: %w", desc.Digest, got, errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// digestChecked is blob content whose source checks the blob's digest (and
+// size) itself and fails the read that reaches the end on a mismatch:
+// go-containerregistry's verify.ReadCloser, which every remote blob comes
+// through. writeBlob does not hash it a second time.
+type digestChecked struct{ io.Reader }
+
+func (digestChecked) checksDigest() bool { return true }
+
+// checksDigest reports whether r (or the reader it wraps) is digestChecked.
+func checksDigest(r io.Reader) bool {
+	c, ok := r.(interface{ checksDigest() bool })
+	return ok && c.checksDigest()
 }
 
 // ctxReader stops reading once ctx ends.

@@ -76,6 +76,8 @@ type progressReader struct {
 	busy bool
 }
 
+func (p *progressReader) checksDigest() bool { return checksDigest(p.r) }
+
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if p.busy {

@@ -186,12 +186,13 @@ func (rs *remoteSource) fetchBlobFrom(ctx context.Context, i int, desc ocispec.D
 	if err != nil {
 		return err
 	}
+	// Compressed checks the digest as the content streams, at its end.
 	rc, err := l.Compressed()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	return consume(rc)
+	return consume(digestChecked{rc})
 }
 
 // attemptErrors collects the failure of each endpoint tried.

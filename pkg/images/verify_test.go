@@ -78,6 +78,10 @@ func TestVerification(t *testing.T) {
 			hook: func(ti testImage) func(w http.ResponseWriter, r *http.Request) bool {
 				return serveInstead("/blobs/"+good.desc().Digest.String(), append(append([]byte(nil), good.blob...), 0))
 			}},
+		{name: "layer cut short", img: img, kind: errdefs.ErrInvalidArgument, naming: good.desc().Digest.String(),
+			hook: func(ti testImage) func(w http.ResponseWriter, r *http.Request) bool {
+				return serveInstead("/blobs/"+good.desc().Digest.String(), good.blob[:len(good.blob)-1])
+			}},
 		{name: "diffID", img: wrongDiff, kind: errdefs.ErrInvalidArgument, naming: "diffID"},
 		{name: "diffID count", img: tooFewDiffs, kind: errdefs.ErrInvalidArgument, naming: "diffIDs"},
 		{name: "missing layer", img: img, kind: errdefs.ErrNotFound, naming: good.desc().Digest.String(),
