@@ -5,8 +5,11 @@ BIN       := bin/cri-shim
 PKG       := github.com/cri-shim/cri-shim
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-TAGS      := seccomp
-LDFLAGS   := -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.GitCommit=$(COMMIT)
+# grpcnotrace: gRPC without golang.org/x/net/trace (and html/template with it).
+TAGS      := seccomp grpcnotrace
+# -s -w and -trimpath: a smaller binary, mapped by the daemon and by every
+# re-exec of it (__create, init).
+LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.GitCommit=$(COMMIT)
 PREFIX    ?= /usr/local
 # Where critest results and logs go.
 OUT       ?= _output
@@ -23,7 +26,7 @@ deps:
 
 ## build: the one binary, bin/cri-shim
 build:
-	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cri-shim
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cri-shim
 
 ## install: copy the binary to $(PREFIX)/bin
 install: build

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -183,6 +184,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 			klog.Errorf("serve %s: %v", cfg.Socket, err)
 		}
 	}(d.srv, d.lis)
+	// Hand back what start-up (recovery, image store scan) allocated and
+	// no longer uses: the daemon now idles until a call comes.
+	debug.FreeOSMemory()
 	klog.Infof("cri-shim %s (%s) serving CRI on %s, streams on %s, root %s, state %s, cgroup driver %s",
 		version.Version, version.GitCommit, cfg.Socket, d.stream.Addr(), cfg.RootDir, cfg.StateDir, CgroupDriver(cfg.CgroupDriver))
 	return nil

@@ -23,6 +23,8 @@ func (s *Service) Pull(ctx context.Context, ref string, creds *Credentials) (str
 		return "", err
 	}
 	key := r.String() + "\x00" + creds.fingerprint()
+	s.trim.begin()
+	defer s.trim.end()
 	v, shared, err := s.pulls.do(ctx, key, nil, func(ctx context.Context, _ *sinkSet) (any, error) {
 		return s.pull(ctx, r, creds)
 	})

@@ -69,6 +69,7 @@ type Service struct {
 	onPull    func(PullReport)
 
 	pulls  flightGroup // one pull per reference and credentials
+	trim   idleTrim    // gives the memory of pulls back once idle
 	layers flightGroup // one download+extraction per chain ID
 
 	mu    sync.Mutex
