@@ -167,8 +167,7 @@ func (n *NRI) updateFromPlugin(ctx context.Context, updates []*api.ContainerUpda
 }
 
 // apply applies container updates from plugins and refuses evictions,
-// logging why; it returns the updates that failed. skip is a container
-// whose own resources the caller already carries (one being created).
+// logging why; it returns the updates that failed.
 func (n *NRI) apply(ctx context.Context, why string, updates []*api.ContainerUpdate, evictions []*api.ContainerEviction) []*api.ContainerUpdate {
 	_, ctrs := n.sources()
 	var failed []*api.ContainerUpdate
@@ -231,9 +230,11 @@ func (n *NRI) container(ctx context.Context, rec *container.Record) *api.Contain
 	return containerToNRI(rec, s)
 }
 
-// refused wraps a plugin's refusal of an operation on object what.
+// refused is a plugin's refusal err of an operation on object what. err
+// is a ttrpc status: only its text is kept, so that the CRI code is
+// FailedPrecondition and not the status code the plugin's transport gave.
 func refused(what string, err error) error {
-	return fmt.Errorf("%s: refused by an NRI plugin: %w: %w", what, err, errdefs.ErrFailedPrecondition)
+	return fmt.Errorf("%s: refused by an NRI plugin: %v: %w", what, err, errdefs.ErrFailedPrecondition)
 }
 
 // RunPod tells plugins of pod sb, made but not yet ready; an error fails
