@@ -86,6 +86,9 @@ func (c *Config) Validate() error {
 
 	if c.NRI.Enable {
 		v.absPath("nri.socket_path", c.NRI.SocketPath)
+		if len(c.NRI.SocketPath) > maxSocketPath {
+			v.fail("nri.socket_path", fmt.Errorf("path is %d bytes, more than the %d a unix socket allows", len(c.NRI.SocketPath), maxSocketPath))
+		}
 		v.absPath("nri.plugin_path", c.NRI.PluginPath)
 		v.absPath("nri.plugin_config_path", c.NRI.PluginConfigPath)
 		v.positive("nri.plugin_registration_timeout", c.NRI.PluginRegistrationTimeout)
