@@ -51,6 +51,12 @@ fuzz:
 test-integration: build
 	CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 15m ./test/...
 
+.PHONY: soak
+
+## soak: the load tests at full size (make test runs them at 20 pods and 100 cycles): 100 pods of 2 containers and 1000 pod run/stop/remove cycles, 10 at a time, no failed call, no leak, the daemon's fds, goroutines and memory flat (about 7 min)
+soak: build
+	CRI_SHIM_SOAK=1 CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 60m -v -run '^TestLoad' ./test/integration/
+
 ## critest: the CRI conformance suite against a private cri-shim and a local registry, then the streaming specs again over websockets
 critest: build
 	$(GO) run ./test/critest -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/critest \
