@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -50,6 +51,9 @@ func (s *Service) readBlob(d digest.Digest, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// blobWriteBuffer is the size of the writes of a blob to its file.
+const blobWriteBuffer = 256 << 10
+
 // writeBlob stores r's content as the blob desc describes, through a
 // temporary file renamed into place only once size and digest match.
 func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
@@ -74,8 +78,10 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 	// The content is hashed once: here, unless its source hashes it and
 	// fails the read that reaches its end on a mismatch. Reading up to one
 	// byte past the size makes every source reach its end.
+	// Written in large chunks, not in the network's small reads.
+	bw := bufio.NewWriterSize(f, blobWriteBuffer)
 	var h hash.Hash
-	w := io.Writer(f)
+	w := io.Writer(bw)
 	if !checksDigest(r) {
 		h = sha256.New()
 		w = io.MultiWriter(f, h)
@@ -92,6 +98,9 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 		// The transfer ended cleanly (a cut connection is an error of the
 		// reader): the registry's blob is shorter than the manifest says.
 		return fmt.Errorf("blob %s: ended after %d of %d bytes: %w", desc.Digest, n, desc.Size, errdefs.ErrInvalidArgument)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
