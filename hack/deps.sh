@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing cri-shim needs on a fresh Debian machine,
 # skipping whatever is already there: Debian packages, crictl, critest and the
-# ginkgo CLI from cri-tools, and the CNI plugins. Run as root.
+# ginkgo CLI from cri-tools, the CNI plugins, CRIU and staticcheck. Run as root.
 set -euo pipefail
 
 CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.37.0}
@@ -55,6 +55,8 @@ if [[ ! -e $stamp ]]; then
   CGO_ENABLED=0 GOBIN="$CNI_BIN_DIR" go install "${pkgs[@]}"
   touch "$stamp"
 fi
+# CRIU for checkpoint and restore: Debian 12's cannot dump on kernel 6.18.
+"$(dirname "$0")/build-criu.sh"
 # staticcheck for make lint.
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
 if [[ ! -x $TOOLS_DIR/staticcheck-$STATICCHECK_VERSION/staticcheck ]]; then

@@ -7,8 +7,6 @@
 package checkpoint
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
+	"github.com/cri-shim/cri-shim/pkg/oci"
 )
 
 // DefaultTimeout bounds a checkpoint whose request names no timeout.
@@ -94,31 +93,11 @@ func dump(lc *libcontainer.Container, o Options, tmp string) error {
 	if err == nil {
 		return nil
 	}
-	if errs := criuErrors(filepath.Join(work, "dump.log")); errs != "" {
+	if errs := oci.CRIUErrors(filepath.Join(work, "dump.log")); errs != "" {
 		return fmt.Errorf("checkpoint container %s: CRIU cannot checkpoint it on this host: %s: %w: %w",
 			o.ID, errs, errdefs.ErrFailedPrecondition, err)
 	}
 	return fmt.Errorf("checkpoint container %s: CRIU: %w: %w", o.ID, errdefs.ErrFailedPrecondition, err)
-}
-
-// criuErrors returns the last error lines of a CRIU log, joined.
-func criuErrors(logPath string) string {
-	b, err := os.ReadFile(logPath)
-	if err != nil {
-		return ""
-	}
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, "Error ("); i >= 0 {
-			lines = append(lines, strings.TrimSpace(line[i:]))
-		}
-	}
-	if len(lines) > 4 {
-		lines = lines[len(lines)-4:]
-	}
-	return strings.Join(lines, "; ")
 }
 
 // writeArchive packs the dump with the record, the spec and the writable

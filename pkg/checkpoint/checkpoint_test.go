@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,19 +89,56 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func TestCRIUErrorLines(t *testing.T) {
-	log := filepath.Join(t.TempDir(), "dump.log")
-	content := "(00.0001) Version: 3.17.1\n" +
-		"(00.0002) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n" +
-		"(00.0003) Error (criu/crtools.c:260): Could not initialize kernel features detection.\n"
-	if err := os.WriteFile(log, []byte(content), 0o600); err != nil {
+func TestUnpackRefusesWhatIsNotACheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name string, entries map[string]string) string {
+		t.Helper()
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for n, body := range entries {
+			if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o600, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write([]byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, c := range map[string]struct {
+		path string
+		want error
+	}{
+		"missing":   {filepath.Join(dir, "none.tar"), errdefs.ErrNotFound},
+		"directory": {dir, errdefs.ErrInvalidArgument},
+		"no images": {write("noimages.tar", map[string]string{"config.dump": "{}"}), errdefs.ErrInvalidArgument},
+		"no record": {write("norecord.tar", map[string]string{"checkpoint/inventory.img": "x"}), errdefs.ErrInvalidArgument},
+		"garbage":   {write("garbage.tar", nil) + ".x", errdefs.ErrNotFound},
+	} {
+		if _, err := Unpack(ctx, c.path, filepath.Join(t.TempDir(), "out")); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	// Names that climb out land inside the target.
+	out := filepath.Join(t.TempDir(), "out")
+	src, err := Unpack(ctx, write("climb.tar", map[string]string{
+		"../../escaped": "x", "checkpoint/inventory.img": "x", "config.dump": "{}",
+	}), out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds; Error (criu/crtools.c:260): Could not initialize kernel features detection."
-	if got := criuErrors(log); got != want {
-		t.Fatalf("got %q", got)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(out)), "escaped")); err == nil {
+		t.Error("an entry escaped the target dir")
 	}
-	if criuErrors(filepath.Join(t.TempDir(), "none")) != "" {
-		t.Fatal("missing log gave lines")
+	if string(src.Record) != "{}" || src.ImagesDir() != filepath.Join(out, "checkpoint") {
+		t.Errorf("source %+v", src)
 	}
 }

@@ -21,7 +21,7 @@ import (
 )
 
 // CreateMain is the create command: "cri-shim __create STATEROOT ID BUNDLE
-// [--tty]". It runs under a monitor, which gave it the container's stdio on
+// [--tty] [--restore CRIU_IMAGES_DIR]". It runs under a monitor, which gave it the container's stdio on
 // fds 3-5, the console socket on fd 6 and the result pipe on fd 7. It returns
 // the process exit code.
 func CreateMain(args []string) int {
@@ -32,12 +32,27 @@ func CreateMain(args []string) int {
 	logrus.SetOutput(os.Stderr)
 	logrus.SetLevel(logrus.WarnLevel)
 	if len(args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: cri-shim __create STATEROOT ID BUNDLE [--tty]")
+		fmt.Fprintln(os.Stderr, "usage: cri-shim __create STATEROOT ID BUNDLE [--tty] [--restore DIR]")
 		return 2
 	}
 	root, id, bundle := args[0], args[1], args[2]
-	tty := len(args) > 3 && args[3] == "--tty"
-	pid, err := create(root, id, bundle, tty)
+	tty, restoreFrom := false, ""
+	for i := 3; i < len(args); i++ {
+		switch {
+		case args[i] == "--tty":
+			tty = true
+		case args[i] == restoreFlag && i+1 < len(args):
+			i++
+			restoreFrom = args[i]
+		}
+	}
+	var pid int
+	var err error
+	if restoreFrom != "" {
+		pid, err = restore(root, id, bundle, restoreFrom)
+	} else {
+		pid, err = create(root, id, bundle, tty)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v", err)
 		return 1
@@ -51,28 +66,9 @@ func CreateMain(args []string) int {
 }
 
 func create(root, id, bundle string, tty bool) (pid int, err error) {
-	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	c, spec, err := loadBundle(root, id, bundle)
 	if err != nil {
 		return 0, err
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		return 0, fmt.Errorf("config.json: %w", err)
-	}
-	if spec.Process == nil {
-		return 0, fmt.Errorf("config.json: no process")
-	}
-	// specconv resolves a relative rootfs against the working directory.
-	if err := os.Chdir(bundle); err != nil {
-		return 0, err
-	}
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: &spec})
-	if err != nil {
-		return 0, fmt.Errorf("libcontainer config: %w", err)
-	}
-	c, err := libcontainer.Create(root, id, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("libcontainer create: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -95,6 +91,34 @@ func create(root, id, bundle string, tty bool) (pid int, err error) {
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	return p.Pid()
+}
+
+// loadBundle makes the libcontainer container of the bundle's config.json.
+func loadBundle(root, id, bundle string) (*libcontainer.Container, *specs.Spec, error) {
+	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return nil, nil, fmt.Errorf("config.json: %w", err)
+	}
+	if spec.Process == nil {
+		return nil, nil, fmt.Errorf("config.json: no process")
+	}
+	// specconv resolves a relative rootfs against the working directory.
+	if err := os.Chdir(bundle); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: &spec})
+	if err != nil {
+		return nil, nil, fmt.Errorf("libcontainer config: %w", err)
+	}
+	c, err := libcontainer.Create(root, id, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("libcontainer create: %w", err)
+	}
+	return c, &spec, nil
 }
 
 // process is the libcontainer process of an OCI process, as runc builds it.

@@ -1,0 +1,113 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/cri-shim/cri-shim/pkg/monitor"
+)
+
+// restoreFlag makes the create command restore a checkpoint instead of
+// starting a new init.
+const restoreFlag = "--restore"
+
+// restoreLog is CRIU's log of a restore, in its work directory.
+const restoreLog = "restore.log"
+
+// Restore starts the container's monitor and, under it, restores the
+// container's processes from the CRIU images in imagesDir (a checkpoint
+// written by CheckpointContainer): the container is running when Restore
+// returns. The container's stdio pipes are reconnected to the new monitor;
+// a terminal cannot be, so o.Monitor.TTY must be false.
+func (r *Runtime) Restore(ctx context.Context, o CreateOptions, imagesDir string) (*monitor.Monitor, error) {
+	if o.Monitor.TTY {
+		return nil, fmt.Errorf("container %s: restore: a container with a terminal cannot be restored", o.ID)
+	}
+	bin := r.Binary
+	if bin == "" {
+		bin = "/proc/self/exe"
+	}
+	mo := o.Monitor
+	mo.Binary = bin
+	mo.Create = []string{bin, CreateArg, r.StateRoot, o.ID, o.Bundle, restoreFlag, imagesDir}
+	m, err := monitor.Start(ctx, mo)
+	if err != nil {
+		if errs := CRIUErrors(filepath.Join(restoreWorkDir(imagesDir), restoreLog)); errs != "" {
+			err = fmt.Errorf("%w (CRIU: %s)", err, errs)
+		}
+		return nil, fmt.Errorf("container %s: restore: %w", o.ID, err)
+	}
+	return m, nil
+}
+
+// restoreWorkDir is CRIU's work directory (logs) of a restore from imagesDir.
+func restoreWorkDir(imagesDir string) string { return imagesDir + ".work" }
+
+// restore is the create command's restore: the libcontainer container of
+// the bundle, its processes restored by CRIU from imagesDir with the
+// monitor's stdio pipes in place of the checkpointed container's. It
+// returns the restored init's PID.
+func restore(root, id, bundle, imagesDir string) (pid int, err error) {
+	c, spec, err := loadBundle(root, id, bundle)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Destroy()
+		}
+	}()
+	p, err := process(spec.Process)
+	if err != nil {
+		return 0, err
+	}
+	p.Init = true
+	p.Stdin = os.NewFile(monitor.CreateStdinFd, "stdin")
+	p.Stdout = os.NewFile(monitor.CreateStdoutFd, "stdout")
+	p.Stderr = os.NewFile(monitor.CreateStderrFd, "stderr")
+	// The options the checkpoint was written with (pkg/checkpoint).
+	if err := c.Restore(p, &libcontainer.CriuOpts{
+		ImagesDirectory:   imagesDir,
+		WorkDirectory:     restoreWorkDir(imagesDir),
+		TcpEstablished:    true,
+		FileLocks:         true,
+		ManageCgroupsMode: "soft",
+	}); err != nil {
+		return 0, fmt.Errorf("CRIU restore: %w", err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return 0, fmt.Errorf("restored container state: %w", err)
+	}
+	if st.InitProcessPid <= 0 {
+		return 0, fmt.Errorf("CRIU restore: no init process")
+	}
+	return st.InitProcessPid, nil
+}
+
+// CRIUErrors returns the last error lines of the CRIU log at path, joined
+// ("" when there are none or no log).
+func CRIUErrors(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if i := strings.Index(sc.Text(), "Error ("); i >= 0 {
+			lines = append(lines, strings.TrimSpace(sc.Text()[i:]))
+		}
+	}
+	if len(lines) > 4 {
+		lines = lines[len(lines)-4:]
+	}
+	return strings.Join(lines, "; ")
+}
