@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -207,8 +208,20 @@ func TestPrintedDefaultConfigIsAccepted(t *testing.T) {
 		t.Fatalf("default config lacks the socket or comments:\n%s", out)
 	}
 	d := framework.NewDaemon(t, framework.Options{})
+	// The machine's NRI socket and plugin dir are not the test's to take:
+	// private ones in their place (no flag overrides them).
+	cfg := string(out)
+	for def, private := range map[string]string{
+		`socket_path = "/var/run/nri/nri.sock"`: fmt.Sprintf("socket_path = %q", d.NRISocket()),
+		`plugin_path = "/opt/nri/plugins"`:      fmt.Sprintf("plugin_path = %q", filepath.Join(d.Dir, "nri-plugins")),
+	} {
+		if !strings.Contains(cfg, def) {
+			t.Fatalf("default config lacks %s:\n%s", def, cfg)
+		}
+		cfg = strings.Replace(cfg, def, private, 1)
+	}
 	// The printed file with private paths given as flags, which override the file.
-	if err := os.WriteFile(d.Config, out, 0o644); err != nil {
+	if err := os.WriteFile(d.Config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Start("--socket", d.Socket, "--root", d.Root, "--state", d.State); err != nil {
