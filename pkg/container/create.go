@@ -17,6 +17,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"k8s.io/klog/v2"
 
+	"github.com/cri-shim/cri-shim/pkg/checkpoint"
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 	"github.com/cri-shim/cri-shim/pkg/monitor"
@@ -67,7 +68,20 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 		}
 	}()
 	id = newid
-	img, err := m.o.Images.Resolve(ctx, req.Image)
+	image := req.Image
+	var rs *restoreSource
+	if checkpoint.IsArchive(req.Image) {
+		defer func() {
+			if err != nil {
+				_ = os.RemoveAll(m.paths(newid).dir)
+			}
+		}()
+		if rs, err = m.openRestore(ctx, m.paths(newid), req.Image); err != nil {
+			return "", fmt.Errorf("container %q: %w", name, err)
+		}
+		image = rs.old.ImageID
+	}
+	img, err := m.o.Images.Resolve(ctx, image)
 	if err != nil {
 		return "", fmt.Errorf("container %q: image %q: %w", name, req.Image, err)
 	}
@@ -109,6 +123,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 		TTY: in.TTY, Stdin: in.Stdin, Once: in.StdinOnce, StopSig: stopSig,
 		Cgroup: in.CgroupsPath, State: StateCreating, CreatedAt: time.Now().UnixNano(),
 	}
+	if rs != nil {
+		rec.ImageRef, rec.Restore = rs.old.ImageRef, rs.src.ImagesDir()
+	}
 	// The record comes first, so recovery can undo a create cut short by a crash.
 	if err := m.save(ctx, rec); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
@@ -135,6 +152,17 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	idm, err := podIDMap(&pod.Sandbox)
 	if err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
+	}
+	if rs != nil {
+		if idm != nil {
+			return "", fmt.Errorf("container %q: restoring a checkpoint into a pod with a user namespace is not supported: %w", name, errdefs.ErrFailedPrecondition)
+		}
+		if err := os.MkdirAll(p.upper, 0o700); err != nil {
+			return "", fmt.Errorf("container %q: %w", name, err)
+		}
+		if err := rs.src.ApplyRootfsDiff(ctx, p.upper); err != nil {
+			return "", fmt.Errorf("container %q: checkpoint %s: %w", name, req.Image, err)
+		}
 	}
 	if err := m.mountRootfs(p, img.Layers, idm); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
@@ -182,16 +210,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	if err := os.MkdirAll(filepath.Dir(p.socket), 0o700); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
-	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: monitor.Options{
-		LogPath:   logPath,
-		ExitFile:  p.exitFile,
-		Socket:    p.socket,
-		OOMFile:   oomFile(in.CgroupsPath, m.o.Host.CgroupV2),
-		TTY:       in.TTY,
-		Stdin:     in.Stdin,
-		StdinOnce: in.StdinOnce,
-		DebugLog:  p.debugLog,
-	}})
+	if rs != nil {
+		// CRIU makes the processes at start.
+		return id, m.createdForRestore(ctx, rec)
+	}
+	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(rec, p)})
 	if err != nil {
 		return "", err
 	}
@@ -222,6 +245,36 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	m.emit(rec)
 	m.nri().PostCreateContainer(ctx, *rec)
 	return id, nil
+}
+
+// monitorOptions are the monitor options of container rec.
+func (m *Manager) monitorOptions(rec *Record, p paths) monitor.Options {
+	return monitor.Options{
+		LogPath:   rec.LogPath,
+		ExitFile:  p.exitFile,
+		Socket:    p.socket,
+		OOMFile:   oomFile(rec.Cgroup, m.o.Host.CgroupV2),
+		TTY:       rec.TTY,
+		Stdin:     rec.Stdin,
+		StdinOnce: rec.Once,
+		DebugLog:  p.debugLog,
+	}
+}
+
+// createdForRestore records a container to restore from a checkpoint as
+// created, with no process yet.
+func (m *Manager) createdForRestore(ctx context.Context, rec *Record) error {
+	rec.State = StateCreated
+	if err := m.save(ctx, rec); err != nil {
+		return fmt.Errorf("container %s: %w", rec.ID, err)
+	}
+	c := &ctr{rec: *rec, exited: make(chan struct{})}
+	m.mu.Lock()
+	m.ctrs[rec.ID] = c
+	m.mu.Unlock()
+	m.emit(rec)
+	m.nri().PostCreateContainer(ctx, *rec)
+	return nil
 }
 
 func (m *Manager) reserve(key, id string) error {

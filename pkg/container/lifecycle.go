@@ -20,13 +20,17 @@ import (
 // exit. mon is the monitor when this process started it (and must reap it).
 func (m *Manager) watch(c *ctr, mon *monitor.Monitor) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	m.watchLocked(c, mon)
+}
+
+// watchLocked is watch with c.mu held.
+func (m *Manager) watchLocked(c *ctr, mon *monitor.Monitor) {
 	if c.watching {
-		c.mu.Unlock()
 		return
 	}
 	c.watching = true
 	pid := c.rec.MonitorPID
-	c.mu.Unlock()
 	go func() {
 		if err := monitor.WaitPID(context.Background(), pid); err != nil {
 			klog.Errorf("container %s: waiting for monitor %d: %v", c.rec.ID, pid, err)
@@ -111,6 +115,9 @@ func (m *Manager) start(ctx context.Context, id string) error {
 	if c.rec.State != StateCreated {
 		return fmt.Errorf("container %s is %s, not created: %w", id, c.rec.State, errdefs.ErrFailedPrecondition)
 	}
+	if c.rec.Restore != "" {
+		return m.startRestored(ctx, c)
+	}
 	if err := m.rt.Start(ctx, id); err != nil {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
@@ -132,12 +139,15 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 	}
 	c.mu.Lock()
-	state, stopSig := c.rec.State, c.rec.StopSig
+	state, stopSig, unrestored := c.rec.State, c.rec.StopSig, c.rec.Restore != ""
 	c.mu.Unlock()
 	switch state {
 	case StateExited, StateRemoving:
 		return nil
 	case StateCreated:
+		if unrestored {
+			return m.stopUnrestored(ctx, c)
+		}
 		// A parked init never ran the user's process: no grace to give.
 		timeout = 0
 	}

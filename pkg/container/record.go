@@ -52,6 +52,9 @@ type Record struct {
 	StopSig  string            `json:"stop_signal,omitempty"`
 	Cgroup   string            `json:"cgroup"`
 	User     *UserInfo         `json:"user,omitempty"`
+	// Restore names the CRIU images a created container restored from a
+	// checkpoint starts from ("" for other containers).
+	Restore string `json:"restore,omitempty"`
 
 	State      State  `json:"state"`
 	CreatedAt  int64  `json:"created_at"`

@@ -68,6 +68,14 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.releaseExited(ctx, rec.ID)
 			close(c.exited)
 		case StateCreated, StateRunning:
+			if rec.State == StateCreated && rec.Restore != "" {
+				// Not restored yet: no process to follow. A restore cut
+				// short by the crash leaves runtime state, which goes.
+				if err := m.rt.Destroy(ctx, rec.ID); err != nil {
+					klog.Errorf("container %s: clean up a restore cut short: %v", rec.ID, err)
+				}
+				continue
+			}
 			if m.isMonitor(rec) {
 				if rec.State == StateCreated {
 					m.recoverStarted(ctx, c)

@@ -109,7 +109,8 @@ func (d *ctrDaemon) assertHostClean() {
 		links, _ := netlink.LinkList()
 		for _, x := range links {
 			if x.Attrs().MasterIndex == l.Attrs().Index {
-				t.Errorf("leak: link %s on bridge %s", x.Attrs().Name, d.bridge)
+				out, _ := exec.Command("ip", "-d", "-s", "link", "show", x.Attrs().Name).CombinedOutput()
+				t.Errorf("leak: link %s on bridge %s: %s", x.Attrs().Name, d.bridge, out)
 			}
 		}
 	}
@@ -686,4 +687,121 @@ func TestFaultDiskFullPull(t *testing.T) {
 	}
 	d.Stop()
 	t.Logf("%d faults injected so far", faultsInjected.Load())
+}
+
+// TestFaultKill9AtIncreasingDelays kills the daemon with SIGKILL at
+// increasing delays (12 kills over 0.6 s; 40 over 1.2 s under make soak)
+// into a pod's whole life (run, create, start, stop,
+// remove the container, stop and remove the pod), without hooks, so the
+// kills land in windows no hook marks. After each restart every pod and
+// container listed answers its status in a whole state (a running
+// container's process runs), everything is removed through the CRI, and
+// nothing is left on the host.
+func TestFaultKill9AtIncreasingDelays(t *testing.T) {
+	n := loadSize(12, 40)
+	d := startFaultDaemon(t, "", "", "")
+	phases := map[string]int{}
+	for i := range n {
+		delay := time.Duration(i) * time.Duration(loadSize(600, 1200)) * time.Millisecond / time.Duration(n)
+		ctx, cancel := context.WithCancel(context.Background())
+		var phase atomic.Value
+		phase.Store("none")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pod := d.podConfig(fmt.Sprintf("delay-%d", i), runtimeapi.NamespaceMode_POD, nil)
+			phase.Store("RunPodSandbox")
+			r, err := d.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod})
+			if err != nil {
+				return
+			}
+			d.track(r.GetPodSandboxId())
+			phase.Store("CreateContainer")
+			c, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: r.GetPodSandboxId(),
+				Config: ctrConfig(pod, "c", "sleep", "3600"), SandboxConfig: pod})
+			if err != nil {
+				return
+			}
+			id := c.GetContainerId()
+			for _, step := range []struct {
+				name string
+				call func() error
+			}{
+				{"StartContainer", func() error {
+					_, err := d.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id})
+					return err
+				}},
+				{"StopContainer", func() error {
+					_, err := d.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id})
+					return err
+				}},
+				{"RemoveContainer", func() error {
+					_, err := d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id})
+					return err
+				}},
+				{"StopPodSandbox", func() error {
+					_, err := d.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: r.GetPodSandboxId()})
+					return err
+				}},
+				{"RemovePodSandbox", func() error {
+					_, err := d.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: r.GetPodSandboxId()})
+					return err
+				}},
+			} {
+				phase.Store(step.name)
+				if step.call() != nil {
+					return
+				}
+			}
+			phase.Store("done")
+		}()
+		time.Sleep(delay)
+		d.Kill9()
+		cancel()
+		<-done
+		injected()
+		phases[phase.Load().(string)]++
+		d.startWith("", "")
+		ctx = context.Background()
+		for _, p := range d.listPods() {
+			d.track(p.GetId())
+			st := d.status(p.GetId())
+			if s := st.GetState(); s != runtimeapi.PodSandboxState_SANDBOX_READY && s != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+				t.Errorf("kill %d (%s): pod %s in state %v", i, phase.Load(), p.GetId()[:12], s)
+			}
+		}
+		for id := range d.containers() {
+			st := d.ctrStatus(id)
+			switch st.GetState() {
+			case runtimeapi.ContainerState_CONTAINER_RUNNING:
+				if pid := d.info(id).PID; !alivePID(pid) {
+					t.Errorf("kill %d (%s): container %s RUNNING but its process %d does not run", i, phase.Load(), id[:12], pid)
+				}
+			case runtimeapi.ContainerState_CONTAINER_EXITED:
+				if st.GetFinishedAt() == 0 {
+					t.Errorf("kill %d (%s): container %s EXITED with no finish time", i, phase.Load(), id[:12])
+				}
+			case runtimeapi.ContainerState_CONTAINER_CREATED:
+			default:
+				t.Errorf("kill %d (%s): container %s in state %v", i, phase.Load(), id[:12], st.GetState())
+			}
+		}
+		removeAllPods(ctx, t, d.Runtime, d.track)
+		d.assertNoContainerLeaks()
+		d.assertHostClean()
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%d kills, landing in %v; %d faults injected so far", n, phases, faultsInjected.Load())
+}
+
+// status returns a pod's status.
+func (d *ctrDaemon) status(id string) *runtimeapi.PodSandboxStatus {
+	d.t.Helper()
+	st, err := d.Runtime.PodSandboxStatus(context.Background(), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		d.t.Fatalf("status of pod %s: %v", id, err)
+	}
+	return st.GetStatus()
 }
