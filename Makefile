@@ -53,9 +53,9 @@ test-integration: build
 
 .PHONY: soak
 
-## soak: the load tests at full size (make test runs them at 20 pods and 100 cycles): 100 pods of 2 containers and 1000 pod run/stop/remove cycles, 10 at a time, no failed call, no leak, the daemon's fds, goroutines and memory flat (about 7 min)
+## soak: the load tests at full size (make test runs them at 20 pods, 100 cycles, 12 kills): 100 pods of 2 containers and 1000 pod run/stop/remove cycles, 10 at a time, no failed call, no leak, the daemon's fds, goroutines and memory flat; then 40 kill -9 of the daemon at increasing delays into a pod's life (about 9 min)
 soak: build
-	CRI_SHIM_SOAK=1 CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 60m -v -run '^TestLoad' ./test/integration/
+	CRI_SHIM_SOAK=1 CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 60m -v -run '^(TestLoad|TestFaultKill9AtIncreasingDelays)' ./test/integration/
 
 ## critest: the CRI conformance suite against a private cri-shim and a local registry, then the streaming specs again over websockets
 critest: build
