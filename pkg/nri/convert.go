@@ -33,6 +33,10 @@ func podToNRI(sb *sandbox.Sandbox) *api.PodSandbox {
 	if r.PodInit != nil {
 		p.Pid = uint32(r.PodInit.PID)
 	}
+	if res := sb.Config.Resources; res != nil {
+		p.Linux.PodResources = podResourcesToNRI(res.Resources)
+		p.Linux.PodOverhead = podResourcesToNRI(res.Overhead)
+	}
 	for typ, path := range map[string]string{"network": r.NetNS, "ipc": r.IPCNS, "uts": r.UTSNS, "user": r.UserNS} {
 		if path != "" {
 			p.Linux.Namespaces = append(p.Linux.Namespaces, &api.LinuxNamespace{Type: typ, Path: path})
@@ -134,6 +138,22 @@ func resourcesToNRI(r *spec.Resources) *api.LinuxResources {
 	}
 	for _, h := range r.HugepageLimits {
 		out.HugepageLimits = append(out.HugepageLimits, &api.HugepageLimit{PageSize: h.PageSize, Limit: h.Limit})
+	}
+	return out
+}
+
+// podResourcesToNRI is the pod-level r as NRI plugins see it.
+func podResourcesToNRI(r *sandbox.LinuxResources) *api.LinuxResources {
+	if r == nil {
+		return nil
+	}
+	out := resourcesToNRI(&spec.Resources{
+		CPUPeriod: r.CPUPeriod, CPUQuota: r.CPUQuota, CPUShares: r.CPUShares,
+		MemoryLimit: r.MemoryLimit, MemorySwapLimit: r.MemorySwapLimit,
+		CpusetCPUs: r.CpusetCPUs, CpusetMems: r.CpusetMems, Unified: r.Unified,
+	})
+	for _, size := range slices.Sorted(maps.Keys(r.HugepageLimits)) {
+		out.HugepageLimits = append(out.HugepageLimits, &api.HugepageLimit{PageSize: size, Limit: r.HugepageLimits[size]})
 	}
 	return out
 }

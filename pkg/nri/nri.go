@@ -272,6 +272,33 @@ func (n *NRI) RemovePod(ctx context.Context, sb sandbox.Sandbox) error {
 	return nil
 }
 
+// UpdatePod tells plugins that the resources of pod sb are about to
+// change to those sb has; an error fails the update.
+func (n *NRI) UpdatePod(ctx context.Context, sb sandbox.Sandbox) error {
+	if !n.Enabled() {
+		return nil
+	}
+	req := &api.UpdatePodSandboxRequest{Pod: podToNRI(&sb)}
+	if r := sb.Config.Resources; r != nil {
+		req.LinuxResources = podResourcesToNRI(r.Resources)
+		req.OverheadLinuxResources = podResourcesToNRI(r.Overhead)
+	}
+	if _, err := n.a.UpdatePodSandbox(ctx, req); err != nil {
+		return refused("pod "+sb.ID, err)
+	}
+	return nil
+}
+
+// PostUpdatePod tells plugins that the resources of pod sb changed.
+func (n *NRI) PostUpdatePod(ctx context.Context, sb sandbox.Sandbox) {
+	if !n.Enabled() {
+		return
+	}
+	if err := n.a.PostUpdatePodSandbox(ctx, &api.PostUpdatePodSandboxRequest{Pod: podToNRI(&sb)}); err != nil {
+		klog.Errorf("pod %s: NRI PostUpdatePodSandbox: %v", sb.ID, err)
+	}
+}
+
 // CreateContainer lets plugins adjust the spec s of container rec before
 // it is made; an error fails the creation. Updates of other containers the
 // plugins ask for are applied, evictions refused.

@@ -3,6 +3,7 @@ package nri
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -103,6 +104,11 @@ func (p *plugin) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
 	if pod.GetName() == "refuse" {
 		return errors.New("refused by the test plugin")
 	}
+	return nil
+}
+
+func (p *plugin) UpdatePodSandbox(_ context.Context, pod *api.PodSandbox, overhead, res *api.LinuxResources) error {
+	p.record(fmt.Sprintf("update %s memory %d", pod.GetName(), res.GetMemory().GetLimit().GetValue()))
 	return nil
 }
 
@@ -224,7 +230,12 @@ func TestPluginSeesLifecycleAndAdjustsSpec(t *testing.T) {
 	rec.State = container.StateExited
 	n.StopContainer(ctx, *rec)
 	n.RemoveContainer(ctx, *rec)
-	want := []string{"run web", "run refuse", "create app in web", "stop app", "remove app"}
+	updated := pod
+	updated.Config.Resources = &sandbox.PodResources{Resources: &sandbox.LinuxResources{MemoryLimit: 128 << 20}}
+	if err := n.UpdatePod(ctx, updated); err != nil {
+		t.Fatalf("UpdatePod: %v", err)
+	}
+	want := []string{"run web", "run refuse", "create app in web", "stop app", "remove app", fmt.Sprintf("update web memory %d", 128<<20)}
 	if got := p.got(); !slices.Equal(got, want) {
 		t.Errorf("plugin heard %q, want %q", got, want)
 	}

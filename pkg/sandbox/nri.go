@@ -23,6 +23,11 @@ type PodHooks interface {
 	StopPod(ctx context.Context, sb Sandbox) error
 	// RemovePod is called when the pod is gone.
 	RemovePod(ctx context.Context, sb Sandbox) error
+	// UpdatePod is called before the pod's resources change to those of
+	// sb; an error fails the update.
+	UpdatePod(ctx context.Context, sb Sandbox) error
+	// PostUpdatePod follows a successful update.
+	PostUpdatePod(ctx context.Context, sb Sandbox)
 }
 
 // noPodHooks are the PodHooks of a runtime without NRI.
@@ -32,6 +37,8 @@ func (noPodHooks) BlockSync() func()                        { return func() {} }
 func (noPodHooks) RunPod(context.Context, Sandbox) error    { return nil }
 func (noPodHooks) StopPod(context.Context, Sandbox) error   { return nil }
 func (noPodHooks) RemovePod(context.Context, Sandbox) error { return nil }
+func (noPodHooks) UpdatePod(context.Context, Sandbox) error { return nil }
+func (noPodHooks) PostUpdatePod(context.Context, Sandbox)   {}
 
 // HoldReady returns ready pod id and keeps it from stopping until release
 // is called: a Stop or Remove that comes meanwhile marks the pod stopping

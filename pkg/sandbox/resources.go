@@ -58,13 +58,16 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r *PodResource
 		return fmt.Errorf("pod %s is being removed: %w", id, errdefs.ErrFailedPrecondition)
 	}
 	sb.Config.Resources = r
+	if err := m.nri.UpdatePod(ctx, sb); err != nil {
+		return err
+	}
 	if err := applyResources(&sb); err != nil {
 		return err
 	}
 	if err := m.put(ctx, sb); err != nil {
 		return err
 	}
-	p.update(func(s *Sandbox) { s.Config.Resources = r })
+	m.nri.PostUpdatePod(ctx, p.update(func(s *Sandbox) { s.Config.Resources = r }))
 	return nil
 }
 
