@@ -251,6 +251,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 func (m *Manager) monitorOptions(rec *Record, p paths) monitor.Options {
 	return monitor.Options{
 		LogPath:   rec.LogPath,
+		LogDir:    logDirOf(rec.LogPath, rec.CriLog),
 		ExitFile:  p.exitFile,
 		Socket:    p.socket,
 		OOMFile:   oomFile(rec.Cgroup, m.o.Host.CgroupV2),

@@ -15,14 +15,16 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/oci"
 )
 
-// MaxExecOutput bounds each output stream of ExecSync.
-const MaxExecOutput = 16 << 20
+// MaxExecOutput bounds the output of ExecSync, both streams together, so
+// that a response fits in the kubelet's 16 MiB message limit.
+const MaxExecOutput = 16<<20 - 64<<10
 
 // ExecResult is the outcome of ExecSync.
 type ExecResult struct {
 	Stdout, Stderr []byte
 	ExitCode       int
-	// Truncated is true when output beyond MaxExecOutput was dropped.
+	// Truncated is true when the output went past MaxExecOutput: the
+	// command was killed then (exit code 137) and the rest dropped.
 	Truncated bool
 }
 
@@ -35,18 +37,26 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	stdout, stderr := &cappedBuffer{max: MaxExecOutput}, &cappedBuffer{max: MaxExecOutput}
-	code, err := m.Exec(ctx, id, cmd, oci.ExecIO{Stdout: stdout, Stderr: stderr})
-	if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {
+	// Output past the bound ends the command: nobody can receive it, and
+	// a command printing without end would otherwise run until its
+	// timeout, or for ever without one.
+	full, stop := context.WithCancel(ctx)
+	defer stop()
+	budget := &execBudget{left: MaxExecOutput, full: stop}
+	stdout, stderr := &cappedBuffer{budget: budget}, &cappedBuffer{budget: budget}
+	code, err := m.Exec(full, id, cmd, oci.ExecIO{Stdout: stdout, Stderr: stderr})
+	truncated := budget.exceeded()
+	if errors.Is(err, context.DeadlineExceeded) && timeout > 0 && !truncated {
 		return nil, fmt.Errorf("container %s: command %q timed out after %s: %w", id, cmd, timeout, errdefs.ErrDeadlineExceeded)
 	}
-	if err != nil {
+	if err != nil && !(truncated && errors.Is(err, context.Canceled) && ctx.Err() == nil) {
 		return nil, err
 	}
-	res := &ExecResult{Stdout: stdout.buf, Stderr: stderr.buf, ExitCode: code, Truncated: stdout.dropped || stderr.dropped}
+	res := &ExecResult{Stdout: stdout.bytes(), Stderr: stderr.bytes(), ExitCode: code, Truncated: truncated}
 	if res.Truncated {
-		klog.Warningf("container %s: output of %q truncated at %d bytes per stream", id, cmd, MaxExecOutput)
-		res.Stderr = append(res.Stderr, fmt.Sprintf("\n[cri-shim: output truncated at %d bytes per stream]\n", MaxExecOutput)...)
+		res.ExitCode = 128 + 9 // killed
+		klog.Warningf("container %s: output of %q went past %d bytes: truncated, command killed", id, cmd, MaxExecOutput)
+		res.Stderr = append(res.Stderr, fmt.Sprintf("\n[cri-shim: output truncated at %d bytes; the command was killed]\n", MaxExecOutput)...)
 	}
 	return res, nil
 }
@@ -113,25 +123,51 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	return nil
 }
 
-// cappedBuffer keeps the first max bytes written to it.
-type cappedBuffer struct {
+// execBudget is the room left for an exec's output, shared by its streams;
+// full is called once when a write finds no room.
+type execBudget struct {
 	mu      sync.Mutex
-	buf     []byte
-	max     int
+	left    int
 	dropped bool
+	full    func()
+}
+
+// take returns how many of n bytes fit, and calls full the first time some do not.
+func (b *execBudget) take(n int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := min(n, b.left)
+	b.left -= k
+	if k < n && !b.dropped {
+		b.dropped = true
+		b.full()
+	}
+	return k
+}
+
+func (b *execBudget) exceeded() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
+}
+
+// cappedBuffer keeps what its budget lets through of what is written to it.
+type cappedBuffer struct {
+	mu     sync.Mutex
+	buf    []byte
+	budget *execBudget
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
+	k := b.budget.take(len(p))
+	b.mu.Lock()
+	b.buf = append(b.buf, p[:k]...)
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+func (b *cappedBuffer) bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	room := b.max - len(b.buf)
-	if room < len(p) {
-		b.dropped = true
-		if room > 0 {
-			b.buf = append(b.buf, p[:room]...)
-		}
-		return len(p), nil
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
+	return b.buf
 }

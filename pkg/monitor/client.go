@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/cri-shim/cri-shim/pkg/errdefs"
 )
 
 // maxFrame bounds a frame a client accepts.
@@ -145,7 +147,9 @@ func ReopenLog(ctx context.Context, socket string) error {
 		}
 		if typ == FrameReopenLog {
 			if len(p) > 0 {
-				return fmt.Errorf("reopen log: %s", p)
+				// The file could not be opened (a symlink where it was,
+				// a directory gone): the old file stays in use.
+				return fmt.Errorf("reopen log: %s: %w", p, errdefs.ErrFailedPrecondition)
 			}
 			return nil
 		}

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -59,6 +61,7 @@ enum {
 
 struct opts {
 	const char *log_path;
+	const char *log_dir; // the pod's log directory, which log_path lies under
 	const char *exit_file;
 	const char *socket_path;
 	const char *oom_file;
@@ -165,18 +168,50 @@ static int write_all(int fd, const char *p, size_t n)
 
 // --- the CRI log file -----------------------------------------------------
 
-static void open_log(void)
+// open_log_file opens the log file for appending. Under the pod's log
+// directory no component may be a symlink: the directory may be shared with
+// a container, which could otherwise swap the file or a directory on its
+// way for a symlink to a host file before a reopen, and have its output
+// appended there. The directory itself (from the kubelet) is followed.
+static int open_log_file(void)
+{
+	const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY;
+	size_t dl = o.log_dir ? strlen(o.log_dir) : 0;
+	if (dl == 0 || strncmp(o.log_path, o.log_dir, dl) != 0 || o.log_path[dl] != '/')
+		return open(o.log_path, flags | O_NOFOLLOW, 0640);
+	int dfd = open(o.log_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	const char *rel = o.log_path + dl + 1;
+	struct open_how how = {
+		.flags = flags,
+		.mode = 0640,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) // before Linux 5.6: the last component only
+		fd = openat(dfd, rel, flags | O_NOFOLLOW, 0640);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
+}
+
+// open_log (re)opens the log file; it returns 0, or -1 when the open
+// failed (the previous file, if any, stays in use).
+static int open_log(void)
 {
 	if (!o.log_path || !*o.log_path)
-		return;
-	int fd = open(o.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		return 0;
+	int fd = open_log_file();
 	if (fd < 0) {
 		logmsg("open log %s: %s", o.log_path, strerror(errno));
-		return;
+		return -1;
 	}
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;
+	return 0;
 }
 
 static void timestamp(char *buf, size_t n)
@@ -390,8 +425,10 @@ static void handle_frame(struct client *c, int type, const char *p, size_t n)
 		}
 		break;
 	case FRAME_REOPEN_LOG:
-		open_log();
-		send_frame(c, FRAME_REOPEN_LOG, log_fd >= 0 ? "" : "cannot open log", log_fd >= 0 ? 0 : 15);
+		if (open_log() == 0)
+			send_frame(c, FRAME_REOPEN_LOG, "", 0);
+		else
+			send_frame(c, FRAME_REOPEN_LOG, "cannot open log", 15);
 		break;
 	}
 }
@@ -478,6 +515,8 @@ static void parse_args(int argc, char **argv)
 		}
 		if (!strncmp(a, "--log=", 6))
 			o.log_path = a + 6;
+		else if (!strncmp(a, "--log-dir=", 10))
+			o.log_dir = a + 10;
 		else if (!strncmp(a, "--exit-file=", 12))
 			o.exit_file = a + 12;
 		else if (!strncmp(a, "--socket=", 9))

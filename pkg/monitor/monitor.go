@@ -66,6 +66,9 @@ type Options struct {
 	Binary string
 	// LogPath is the container's CRI log file; "" writes no log.
 	LogPath string
+	// LogDir is the pod's log directory LogPath lies under: below it the
+	// monitor follows no symlink when it opens (or reopens) the log.
+	LogDir string
 	// ExitFile receives the exit status as JSON.
 	ExitFile string
 	// Socket is the attach and control socket.
@@ -109,6 +112,9 @@ func Start(ctx context.Context, o Options) (*Monitor, error) {
 	args := []string{"cri-shim", Arg, "--exit-file=" + o.ExitFile, "--socket=" + o.Socket, "--sync-fd=3"}
 	if o.LogPath != "" {
 		args = append(args, "--log="+o.LogPath)
+		if o.LogDir != "" {
+			args = append(args, "--log-dir="+o.LogDir)
+		}
 	}
 	if o.OOMFile != "" {
 		args = append(args, "--oom-file="+o.OOMFile)

@@ -63,6 +63,7 @@ func (r *Runtime) Exec(ctx context.Context, id, bundle string, args []string, ei
 	}
 	var copies sync.WaitGroup
 	var master *os.File
+	var outs *outputPipes
 	if eio.TTY {
 		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -99,16 +100,20 @@ func (r *Runtime) Exec(ctx context.Context, id, bundle string, args []string, ei
 			}()
 		}
 	} else {
-		p.Stdin, p.Stdout, p.Stderr = eio.Stdin, eio.Stdout, eio.Stderr
-		if p.Stdout == nil {
-			p.Stdout = io.Discard
+		// Pipes of our own, not exec.Cmd's: its Wait waits for the output
+		// to end, which never happens while a child the process left
+		// behind ("cmd &") holds it. Here the copies end with the output
+		// or, when ctx ends, by closing the read ends.
+		outs, err = newOutputPipes(eio.Stdout, eio.Stderr)
+		if err != nil {
+			return -1, fmt.Errorf("container %s: exec %v: %w", id, args, err)
 		}
-		if p.Stderr == nil {
-			p.Stderr = io.Discard
-		}
+		defer outs.close()
+		p.Stdin, p.Stdout, p.Stderr = eio.Stdin, outs.w[0], outs.w[1]
 		if err := c.Run(p); err != nil {
 			return -1, fmt.Errorf("container %s: exec %v: %w", id, args, err)
 		}
+		outs.start(&copies)
 	}
 	type result struct {
 		st  *os.ProcessState
@@ -119,23 +124,87 @@ func (r *Runtime) Exec(ctx context.Context, id, bundle string, args []string, ei
 		st, err := p.Wait()
 		done <- result{st, err}
 	}()
+	// cut ends the output copies: a process still holding the output
+	// gets EPIPE.
+	cut := func() {
+		if master != nil {
+			master.Close()
+		}
+		if outs != nil {
+			outs.close()
+		}
+		copies.Wait()
+	}
 	var res result
 	select {
 	case res = <-done:
 	case <-ctx.Done():
 		_ = p.Signal(unix.SIGKILL)
 		<-done
-		if master != nil {
-			master.Close()
-		}
-		copies.Wait()
+		cut()
 		return -1, fmt.Errorf("container %s: exec %v: %w", id, args, ctx.Err())
 	}
-	if master != nil {
-		// The terminal drains once the process is gone.
-		copies.Wait()
+	// The output ends once every process holding it is gone; a child left
+	// behind may hold it until ctx ends, which cuts it.
+	drained := make(chan struct{})
+	go func() { copies.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		cut()
+		<-drained
+		return -1, fmt.Errorf("container %s: exec %v: output still open when the process ended: %w", id, args, ctx.Err())
 	}
 	return exitCode(res.st, res.err)
+}
+
+// outputPipes carry an exec's stdout and stderr to their writers.
+type outputPipes struct {
+	r, w [2]*os.File
+	dst  [2]io.Writer
+	once sync.Once
+}
+
+func newOutputPipes(stdout, stderr io.Writer) (*outputPipes, error) {
+	o := &outputPipes{dst: [2]io.Writer{stdout, stderr}}
+	for i := range o.r {
+		if o.dst[i] == nil {
+			o.dst[i] = io.Discard
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			o.close()
+			return nil, err
+		}
+		o.r[i], o.w[i] = r, w
+	}
+	return o, nil
+}
+
+// start closes the write ends the process now holds and copies the output.
+func (o *outputPipes) start(copies *sync.WaitGroup) {
+	for i := range o.w {
+		_ = o.w[i].Close()
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			_, _ = io.Copy(o.dst[i], o.r[i])
+		}()
+	}
+}
+
+// close closes every end (once): a copy in progress ends, and processes
+// still writing get EPIPE.
+func (o *outputPipes) close() {
+	o.once.Do(func() {
+		for i := range o.r {
+			for _, f := range []*os.File{o.r[i], o.w[i]} {
+				if f != nil {
+					_ = f.Close()
+				}
+			}
+		}
+	})
 }
 
 // exitCode is the shell's view of how a process ended: its code, or 128+N
