@@ -6,6 +6,7 @@
 # 6.18 (vDSO layout) and 4.1 hangs in its parasite there; 4.2.1 works. Skips
 # the build when the binary is there. Run as root; about 2-5 minutes.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 CRIU_VERSION=${CRIU_VERSION:-4.2.1}
 CRIU_SHA256=${CRIU_SHA256:-29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9}
@@ -16,18 +17,9 @@ out="$TOOLS_DIR/criu-$CRIU_VERSION"
 log() { echo "build-criu: $*" >&2; }
 
 if [[ ! -x $out/criu ]]; then
-  packages=(build-essential pkgconf libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev
-    libnl-3-dev libprotobuf-c-dev libprotobuf-dev protobuf-c-compiler protobuf-compiler uuid-dev
-    python3-protobuf curl xz-utils)
-  missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
-  fi
+  install_packages build-essential pkgconf libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev \
+    libnl-3-dev libprotobuf-c-dev libprotobuf-dev protobuf-c-compiler protobuf-compiler uuid-dev \
+    python3-protobuf curl xz-utils
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
   tarball="criu_$CRIU_VERSION.orig.tar.xz"

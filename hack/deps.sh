@@ -3,6 +3,7 @@
 # skipping whatever is already there: Debian packages, crictl, critest and the
 # ginkgo CLI from cri-tools, the CNI plugins, CRIU and staticcheck. Run as root.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.37.0}
 GINKGO_VERSION=${GINKGO_VERSION:-v2.32.1}
@@ -13,16 +14,7 @@ CNI_BIN_DIR=${CNI_BIN_DIR:-/opt/cni/bin}
 log() { echo "deps: $*" >&2; }
 
 # Debian packages: headers for seccomp, and the host tools tests and critest use.
-packages=(libseccomp-dev iptables busybox util-linux procps iproute2 kmod)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing ${missing[*]}"
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
-fi
+install_packages libseccomp-dev iptables busybox util-linux procps iproute2 kmod
 
 # cri-tools: crictl, critest (a Ginkgo test binary) and the ginkgo CLI.
 tools="$TOOLS_DIR/cri-tools-$CRI_TOOLS_VERSION"

@@ -46,13 +46,7 @@ func CreateMain(args []string) int {
 			restoreFrom = args[i]
 		}
 	}
-	var pid int
-	var err error
-	if restoreFrom != "" {
-		pid, err = restore(root, id, bundle, restoreFrom)
-	} else {
-		pid, err = create(root, id, bundle, tty)
-	}
+	pid, err := create(root, id, bundle, tty, restoreFrom)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v", err)
 		return 1
@@ -65,7 +59,10 @@ func CreateMain(args []string) int {
 	return 0
 }
 
-func create(root, id, bundle string, tty bool) (pid int, err error) {
+// create makes the bundle's container and starts its init parked, or, with
+// restoreFrom, restores its processes from those CRIU images. It returns the
+// init's PID.
+func create(root, id, bundle string, tty bool, restoreFrom string) (pid int, err error) {
 	c, spec, err := loadBundle(root, id, bundle)
 	if err != nil {
 		return 0, err
@@ -86,6 +83,9 @@ func create(root, id, bundle string, tty bool) (pid int, err error) {
 		p.Stdin = os.NewFile(monitor.CreateStdinFd, "stdin")
 		p.Stdout = os.NewFile(monitor.CreateStdoutFd, "stdout")
 		p.Stderr = os.NewFile(monitor.CreateStderrFd, "stderr")
+	}
+	if restoreFrom != "" {
+		return restore(c, p, restoreFrom)
 	}
 	if err := c.Start(p); err != nil {
 		return 0, fmt.Errorf("start init: %w", err)

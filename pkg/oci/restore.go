@@ -49,28 +49,10 @@ func (r *Runtime) Restore(ctx context.Context, o CreateOptions, imagesDir string
 // restoreWorkDir is CRIU's work directory (logs) of a restore from imagesDir.
 func restoreWorkDir(imagesDir string) string { return imagesDir + ".work" }
 
-// restore is the create command's restore: the libcontainer container of
-// the bundle, its processes restored by CRIU from imagesDir with the
-// monitor's stdio pipes in place of the checkpointed container's. It
+// restore restores container c's processes with CRIU from imagesDir, p's
+// stdio (the monitor's pipes) in place of the checkpointed container's. It
 // returns the restored init's PID.
-func restore(root, id, bundle, imagesDir string) (pid int, err error) {
-	c, spec, err := loadBundle(root, id, bundle)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			_ = c.Destroy()
-		}
-	}()
-	p, err := process(spec.Process)
-	if err != nil {
-		return 0, err
-	}
-	p.Init = true
-	p.Stdin = os.NewFile(monitor.CreateStdinFd, "stdin")
-	p.Stdout = os.NewFile(monitor.CreateStdoutFd, "stdout")
-	p.Stderr = os.NewFile(monitor.CreateStderrFd, "stderr")
+func restore(c *libcontainer.Container, p *libcontainer.Process, imagesDir string) (int, error) {
 	// The options the checkpoint was written with (pkg/checkpoint).
 	if err := c.Restore(p, &libcontainer.CriuOpts{
 		ImagesDirectory:   imagesDir,
