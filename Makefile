@@ -6,7 +6,9 @@ PKG       := github.com/cri-shim/cri-shim
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # grpcnotrace: gRPC without golang.org/x/net/trace (and html/template with it).
-TAGS      := seccomp grpcnotrace
+# nri_no_wasm: NRI without its WebAssembly plugin runtime (wazero, 2.5 MB of
+# mapped code); binary and socket NRI plugins work, a WASM one is refused.
+TAGS      := seccomp grpcnotrace nri_no_wasm
 # -s -w and -trimpath: a smaller binary, mapped by the daemon and by every
 # re-exec of it (__create, init).
 LDFLAGS   := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.GitCommit=$(COMMIT)
