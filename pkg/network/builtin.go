@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -326,6 +327,11 @@ func gcBuiltinAddresses(list *libcni.NetworkConfigList, valid []types.GCAttachme
 	ipamConf, _, err := allocator.LoadIPAMConfig(conf.Bytes, "")
 	if err != nil {
 		return fmt.Errorf("gc of network %s: host-local config: %w", list.Name, err)
+	}
+	// No address was ever given on this network: nothing to collect, and
+	// no store to make (disk.New would create its dir).
+	if _, err := os.Stat(filepath.Join(ipamConf.DataDir, ipamConf.Name)); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	store, err := disk.New(ipamConf.Name, ipamConf.DataDir)
 	if err != nil {

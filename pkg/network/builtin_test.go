@@ -294,3 +294,28 @@ func TestBuiltinInProcessDelOfPluginAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBuiltinGCMakesNoStore: start-up GC of a built-in network that never
+// gave an address leaves nothing on the host.
+func TestBuiltinGCMakesNoStore(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "networks")
+	var list map[string]any
+	if err := json.Unmarshal(BuiltinConfList(testBridge, testSubnet), &list); err != nil {
+		t.Fatal(err)
+	}
+	list["plugins"].([]any)[0].(map[string]any)["ipam"].(map[string]any)["dataDir"] = dataDir
+	raw, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := libcni.NetworkConfFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gcBuiltinAddresses(l, []types.GCAttachment{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Fatalf("GC made %s: %v", dataDir, err)
+	}
+}
