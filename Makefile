@@ -49,6 +49,10 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzApplyLayer$$' -fuzztime $(FUZZTIME) ./pkg/images/
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/config/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzValidateConfig$$' -fuzztime $(FUZZTIME) ./pkg/sandbox/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzTranslateRequests$$' -fuzztime $(FUZZTIME) ./pkg/cri/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzResolveLogPath$$' -fuzztime $(FUZZTIME) ./pkg/container/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzLogWriter$$' -fuzztime $(FUZZTIME) ./pkg/monitor/
 
 test-integration: build
 	CRI_SHIM_BIN=$(abspath $(BIN)) $(GO) test -tags '$(TAGS)' -count=1 -timeout 15m ./test/...

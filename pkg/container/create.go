@@ -397,6 +397,9 @@ func resolveLogPath(dir, rel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("log path %q: %w", rel, err)
 	}
+	if p == filepath.Clean(dir) { // ".", or a symlink that leads back up
+		return "", fmt.Errorf("log path %q names the pod's log directory itself: %w", rel, errdefs.ErrInvalidArgument)
+	}
 	return p, nil
 }
 

@@ -767,6 +767,23 @@ static int monitor_main(int argc, char **argv)
 	int exited = 0, status = 0;
 	long long finished = 0, drain_until = 0;
 	char buf[READ_CHUNK];
+	// The init is our child now (the create command is gone), unless the
+	// create command reaped it itself: then no SIGCHLD will ever come and
+	// its status is lost; report 255 rather than wait for ever.
+	{
+		int st;
+		pid_t p = waitpid(init, &st, WNOHANG);
+		if (p == init || (p < 0 && errno == ECHILD)) {
+			if (p < 0) {
+				logmsg("init %d was reaped by the create command: exit status lost", init);
+				st = 255 << 8;
+			}
+			exited = 1;
+			status = st;
+			finished = now_ns();
+			drain_until = mono_ms() + DRAIN_MS;
+		}
+	}
 	for (;;) {
 		int open_streams = (streams[0].fd >= 0) + (streams[1].fd >= 0);
 		if (exited && (open_streams == 0 || mono_ms() >= drain_until))

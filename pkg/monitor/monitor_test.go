@@ -249,3 +249,15 @@ func TestMonitorMemory(t *testing.T) {
 	_ = syscall.Kill(m.InitPID, syscall.SIGKILL)
 	f.waitExit(t, m)
 }
+
+// TestInitReapedByCreate: a create command that waits for the init it
+// started reaps it, so the monitor never sees it exit; the monitor must
+// still end (status 255), not wait for ever.
+func TestInitReapedByCreate(t *testing.T) {
+	f := newFixture(t, "")
+	f.o.Create = []string{"/bin/sh", "-c", `/bin/sh -c 'echo bye' <&3 >&4 2>&5 3<&- 4>&- 5>&- 6>&- 7>&- & echo $! >&7; wait`}
+	e := f.waitExit(t, f.start(t))
+	if e.ExitCode != 255 {
+		t.Errorf("exit %+v, want code 255 (status lost)", e)
+	}
+}
