@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -12,6 +14,10 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 )
+
+// maxContainerNameLen bounds a container's name, as the pod's are bounded:
+// it is kept in the metadata and returned by every list.
+const maxContainerNameLen = 512
 
 // CreateContainer creates a container in a pod, parked before its process runs.
 func (s *Service) CreateContainer(ctx context.Context, req *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
@@ -21,6 +27,9 @@ func (s *Service) CreateContainer(ctx context.Context, req *runtimeapi.CreateCon
 		return nil, fmt.Errorf("create container: no pod sandbox ID: %w", errdefs.ErrInvalidArgument)
 	case cfg.GetMetadata().GetName() == "":
 		return nil, fmt.Errorf("create container in pod %s: no container name: %w", req.GetPodSandboxId(), errdefs.ErrInvalidArgument)
+	case len(cfg.GetMetadata().GetName()) > maxContainerNameLen || strings.IndexFunc(cfg.GetMetadata().GetName(), unicode.IsControl) >= 0:
+		return nil, fmt.Errorf("create container %.64q in pod %s: name longer than %d bytes or holding control characters: %w",
+			cfg.GetMetadata().GetName(), req.GetPodSandboxId(), maxContainerNameLen, errdefs.ErrInvalidArgument)
 	case cfg.GetImage().GetImage() == "":
 		return nil, fmt.Errorf("create container %q: no image: %w", cfg.GetMetadata().GetName(), errdefs.ErrInvalidArgument)
 	}

@@ -92,6 +92,13 @@ func TestHostileRequestNames(t *testing.T) {
 		cfg.Metadata.Name = s
 		cfg.LogPath = ""
 		resp, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: cfg, SandboxConfig: podCfg})
+		if key == "nul" || key == "newline" || key == "huge" {
+			wantCode(t, "container name "+key, err, codes.InvalidArgument)
+			if err == nil {
+				_, _ = d.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: resp.GetContainerId()})
+			}
+			continue
+		}
 		if err == nil {
 			hostileCount.Add(1)
 			t.Logf("container name %s: accepted", key)
@@ -590,7 +597,7 @@ func TestHostileMountSymlinkRace(t *testing.T) {
 			t.Fatalf("round %d: a mount landed on the host: %v", i, m)
 		}
 	}
-	t.Logf("%d rounds: %d containers ran, %d refused", rounds, created, refused)
+	t.Logf("%d rounds: %d containers ran, %d refused; hostile request cases so far: %d", rounds, created, refused, hostileCount.Load())
 	if ents, _ := os.ReadDir(given); len(ents) != 1 {
 		t.Errorf("the given volume changed: %v", ents)
 	}
