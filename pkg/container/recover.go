@@ -5,14 +5,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/metadata"
+	"github.com/cri-shim/cri-shim/pkg/monitor"
 	"github.com/cri-shim/cri-shim/pkg/rootfs"
 )
 
@@ -43,6 +46,9 @@ func (m *Manager) Recover(ctx context.Context) error {
 		kept[rec.ID] = true
 		switch rec.State {
 		case StateCreating, StateRemoving:
+			if rec.State == StateCreating {
+				m.killUnrecordedMonitor(ctx, rec.ID)
+			}
 			if err := m.teardown(ctx, rec); err != nil {
 				klog.Errorf("container %s: cleanup of a %s container: %v", rec.ID, rec.State, err)
 				continue
@@ -92,6 +98,43 @@ func (m *Manager) Recover(ctx context.Context) error {
 	m.dropOrphanLeases(ctx, kept)
 	m.UserNamespaces() // probed before serving, so Status answers at once
 	return nil
+}
+
+// killUnrecordedMonitor ends the monitor of a container whose creation was
+// cut short before the monitor's PID was recorded, with its process group
+// (the create command under it). The monitor runs in a session of its own
+// and outlives the daemon: left alone, its create command goes on making
+// the container, recreating dirs in the bundle after the rollback removed
+// them.
+func (m *Manager) killUnrecordedMonitor(ctx context.Context, id string) {
+	exitArg := "--exit-file=" + m.paths(id).exitFile
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		if len(args) < 3 || args[1] != monitor.Arg || !slices.Contains(args, exitArg) {
+			continue
+		}
+		klog.Infof("container %s: creation was cut short: killing its monitor %d and the processes of its group", id, pid)
+		_ = unix.Kill(-pid, unix.SIGKILL) // the monitor leads its session and group
+		_ = unix.Kill(pid, unix.SIGKILL)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := monitor.WaitPID(wctx, pid); err != nil {
+			klog.Errorf("container %s: monitor %d: %v", id, pid, err)
+		}
+		for wctx.Err() == nil && unix.Kill(-pid, 0) == nil {
+			_ = unix.Kill(-pid, unix.SIGKILL)
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}
 }
 
 // recoverStarted records as running a container recorded as created whose
