@@ -314,6 +314,10 @@ func (b *builtinBridge) check(a *Attachment) error {
 	return nil
 }
 
+// hostLocalDataDir is where host-local keeps addresses when its config
+// names no dataDir.
+const hostLocalDataDir = "/var/lib/cni/networks"
+
 // gcBuiltinAddresses releases every host-local address of the built-in
 // network list that no attachment in valid holds, as host-local's GC does.
 func gcBuiltinAddresses(list *libcni.NetworkConfigList, valid []types.GCAttachment) error {
@@ -330,7 +334,11 @@ func gcBuiltinAddresses(list *libcni.NetworkConfigList, valid []types.GCAttachme
 	}
 	// No address was ever given on this network: nothing to collect, and
 	// no store to make (disk.New would create its dir).
-	if _, err := os.Stat(filepath.Join(ipamConf.DataDir, ipamConf.Name)); errors.Is(err, os.ErrNotExist) {
+	dataDir := ipamConf.DataDir
+	if dataDir == "" {
+		dataDir = hostLocalDataDir
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, ipamConf.Name)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	store, err := disk.New(ipamConf.Name, ipamConf.DataDir)
