@@ -101,8 +101,8 @@ type Manager struct {
 // New returns a Manager; call Recover before serving.
 func New(o Options) *Manager {
 	return &Manager{
-		o:     o,
-		rt:    &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary},
+		o:      o,
+		rt:     &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary},
 		ctrs:   map[string]*ctr{},
 		names:  map[string]string{},
 		faults: faultsFromEnv(),
