@@ -13,6 +13,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/cri-shim/cri-shim/internal/faultinject"
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/metadata"
 	"github.com/cri-shim/cri-shim/pkg/oci"
@@ -88,7 +89,7 @@ type Options struct {
 type Manager struct {
 	o      Options
 	rt     *oci.Runtime
-	faults faults // test-only fault injection (FaultEnv); nil in production
+	faults faultinject.Points // test-only fault injection (FaultEnv); nil in production
 
 	usernsOnce sync.Once
 	userns     bool // see UserNamespaces
@@ -105,7 +106,7 @@ func New(o Options) *Manager {
 		rt:     &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary},
 		ctrs:   map[string]*ctr{},
 		names:  map[string]string{},
-		faults: faultsFromEnv(),
+		faults: faultinject.FromEnv(FaultEnv),
 	}
 }
 

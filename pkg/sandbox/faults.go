@@ -1,50 +1,6 @@
 package sandbox
 
-import (
-	"fmt"
-	"os"
-	"strings"
-	"syscall"
-	"time"
-)
-
-// FaultEnv is the environment variable that injects faults, for tests only:
-// "step=action[,step=action]". Actions: "error" fails the step, "kill"
-// kills the daemon with SIGKILL at it, "hang" blocks it for an hour (for a
-// test to kill the daemon mid-step). Steps are the names fault is called
-// with in run.go, stop.go and remove.go.
+// FaultEnv is the environment variable that injects faults into pod
+// operations, for tests only (see internal/faultinject). Steps are the names
+// m.faults.At is called with in run.go, stop.go and remove.go.
 const FaultEnv = "CRI_SHIM_TEST_SANDBOX_FAULTS"
-
-// faults maps steps to actions; nil (the production case) costs one check.
-type faults map[string]string
-
-func faultsFromEnv() faults {
-	v := os.Getenv(FaultEnv)
-	if v == "" {
-		return nil
-	}
-	f := faults{}
-	for _, kv := range strings.Split(v, ",") {
-		if step, action, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
-			f[step] = action
-		}
-	}
-	return f
-}
-
-// at acts out the fault injected at step, if any.
-func (f faults) at(step string) error {
-	if f == nil {
-		return nil
-	}
-	switch f[step] {
-	case "error":
-		return fmt.Errorf("injected fault at step %s", step)
-	case "kill":
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		time.Sleep(time.Hour)
-	case "hang":
-		time.Sleep(time.Hour)
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cri-shim/cri-shim/internal/faultinject"
 	"github.com/cri-shim/cri-shim/pkg/config"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 	"github.com/cri-shim/cri-shim/pkg/metadata"
@@ -62,7 +63,7 @@ type Manager struct {
 	initExe  string
 	initArgs []string
 	initEnv  []string
-	faults   faults
+	faults   faultinject.Points
 	cgroups  *cgroupTree
 	events   func(Event)
 	nri      PodHooks
@@ -117,7 +118,7 @@ func New(o Options) (*Manager, error) {
 		initExe:  o.PodInitExe,
 		initArgs: o.PodInitArgs,
 		initEnv:  o.PodInitEnv,
-		faults:   faultsFromEnv(),
+		faults:   faultinject.FromEnv(FaultEnv),
 		cgroups:  newCgroupTree(),
 		events:   o.Events,
 		nri:      o.NRI,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/cri-shim/cri-shim/internal/faultinject"
 	"time"
 
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
@@ -15,7 +17,7 @@ func TestRollbackAtEveryStep(t *testing.T) {
 	for _, step := range []string{"record", "namespaces", "files", "cgroup", "network", "podinit", "ready"} {
 		t.Run(step, func(t *testing.T) {
 			e := newEnv(t, nil)
-			e.m.faults = faults{step: "error"}
+			e.m.faults = faultinject.Points{step: "error"}
 			cfg := podConfig()
 			cfg.Namespaces.PID = NamespacePod
 			cfg.PortMappings = []PortMapping{{Protocol: "tcp", ContainerPort: 80, HostPort: 18089}}
