@@ -143,7 +143,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 			}
 		}
 	}()
-	if err := m.faults.at("create-record"); err != nil {
+	if err := m.faults.At("create-record"); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
 	if _, err := m.o.Images.Lease(ctx, id, img.ID); err != nil {
@@ -167,7 +167,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	if err := m.mountRootfs(p, img.Layers, idm); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
-	if err := m.faults.at("create-rootfs"); err != nil {
+	if err := m.faults.At("create-rootfs"); err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
 	if err := m.mountImageVolumes(ctx, rec, &in, p, idm); err != nil {
@@ -225,7 +225,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 			return "", fmt.Errorf("container %q: %w", name, err)
 		}
 	}
-	if err := m.faults.at("create-monitor"); err != nil {
+	if err := m.faults.At("create-monitor"); err != nil {
 		_ = m.rt.Destroy(context.WithoutCancel(ctx), id)
 		_ = mon.Wait()
 		return "", fmt.Errorf("container %q: %w", name, err)

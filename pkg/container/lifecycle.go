@@ -121,7 +121,7 @@ func (m *Manager) start(ctx context.Context, id string) error {
 	if err := m.rt.Start(ctx, id); err != nil {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
-	_ = m.faults.at("start")
+	_ = m.faults.At("start")
 	c.rec.State = StateRunning
 	c.rec.StartedAt = time.Now().UnixNano()
 	if err := m.save(ctx, &c.rec); err != nil {
@@ -172,7 +172,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if err := m.rt.Signal(ctx, id, unix.SIGKILL); err != nil {
 		return err
 	}
-	_ = m.faults.at("stop")
+	_ = m.faults.At("stop")
 	select {
 	case <-c.exited:
 		return nil
@@ -200,7 +200,7 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 			return fmt.Errorf("container %s: %w", id, err)
 		}
 	}
-	if err := m.faults.at("remove"); err != nil {
+	if err := m.faults.At("remove"); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if err := m.teardown(ctx, &c.rec); err != nil {

@@ -18,7 +18,7 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 	sb := p.get()
 	r := &sb.Resources
 	id := sb.ID
-	if err := m.faults.at("record"); err != nil {
+	if err := m.faults.At("record"); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(r.Dir, 0o711); err != nil {
@@ -51,7 +51,7 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 		return fmt.Errorf("pod %s: namespaces: %w", id, err)
 	}
 	timer.mark("namespaces")
-	if err := m.faults.at("namespaces"); err != nil {
+	if err := m.faults.At("namespaces"); err != nil {
 		return err
 	}
 
@@ -77,7 +77,7 @@ func (m *Manager) make(ctx context.Context, p *pod, timer *stepTimer) error {
 	}
 	timer.mark("sysctls")
 
-	if err := m.faults.at("ready"); err != nil {
+	if err := m.faults.At("ready"); err != nil {
 		return err
 	}
 	// A plugin connecting meanwhile gets the pod in its synchronization or
@@ -115,7 +115,7 @@ func (m *Manager) attach(ctx context.Context, p *pod, sb *Sandbox) error {
 		return err
 	}
 	p.update(func(s *Sandbox) { s.IPs = res.IPs })
-	return m.faults.at("network")
+	return m.faults.At("network")
 }
 
 // makeLocal makes the pod's files, /dev/shm, cgroup and PID 1.
@@ -129,7 +129,7 @@ func (m *Manager) makeLocal(p *pod, sb *Sandbox) error {
 			return fmt.Errorf("pod %s: %w", sb.ID, err)
 		}
 	}
-	if err := m.faults.at("files"); err != nil {
+	if err := m.faults.At("files"); err != nil {
 		return err
 	}
 	if err := m.cgroups.create(r.Cgroup); err != nil {
@@ -138,7 +138,7 @@ func (m *Manager) makeLocal(p *pod, sb *Sandbox) error {
 	if err := applyResources(sb); err != nil {
 		return err
 	}
-	if err := m.faults.at("cgroup"); err != nil {
+	if err := m.faults.At("cgroup"); err != nil {
 		return err
 	}
 	if !r.WantPodInit {
@@ -149,7 +149,7 @@ func (m *Manager) makeLocal(p *pod, sb *Sandbox) error {
 		if err := m.cgroups.join(r.Cgroup, r.PodInit.PID); err != nil {
 			return fmt.Errorf("pod %s: pod init %d: %w", sb.ID, r.PodInit.PID, err)
 		}
-		return m.faults.at("podinit")
+		return m.faults.At("podinit")
 	}
 	proc, exited, err := m.startPodInit(sb)
 	if err != nil {
@@ -158,7 +158,7 @@ func (m *Manager) makeLocal(p *pod, sb *Sandbox) error {
 	p.mu.Lock()
 	p.sb.Resources.PodInit, p.initExited = proc, exited
 	p.mu.Unlock()
-	return m.faults.at("podinit")
+	return m.faults.At("podinit")
 }
 
 // applySysctls sets the pod's sysctls inside its namespaces.

@@ -37,7 +37,7 @@ func (m *Manager) removeLocked(ctx context.Context, p *pod) error {
 			return err
 		}
 	}
-	if err := m.faults.at("removing"); err != nil {
+	if err := m.faults.At("removing"); err != nil {
 		return err
 	}
 	if err := m.containers().RemovePodContainers(ctx, sb.ID); err != nil {

@@ -45,7 +45,7 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 		}
 		timer.mark("record")
 	}
-	if err := m.faults.at("stopping"); err != nil {
+	if err := m.faults.At("stopping"); err != nil {
 		return err
 	}
 	// No container is made in a stopping pod: wait for those being made.
@@ -75,7 +75,7 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 		}
 		timer.mark("cni-del")
 	}
-	if err := m.faults.at("stopped"); err != nil {
+	if err := m.faults.At("stopped"); err != nil {
 		return err
 	}
 	err := m.put(ctx, p.update(func(s *Sandbox) { s.State = StateNotReady }))
