@@ -216,6 +216,11 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (id string, err
 	}
 	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(rec, p)})
 	if err != nil {
+		// libcontainer refused the container as the host is now (a mount
+		// source gone or swapped, a device missing, a limit it cannot set).
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
+		}
 		return "", err
 	}
 	if idm != nil && !in.TTY {

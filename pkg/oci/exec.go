@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -109,6 +111,9 @@ func (r *Runtime) Exec(ctx context.Context, id, bundle string, args []string, ei
 			return -1, fmt.Errorf("container %s: exec %v: %w", id, args, err)
 		}
 		defer outs.close()
+		if err := chownForUserNS(c, &spec, outs.w[:]...); err != nil {
+			return -1, fmt.Errorf("container %s: exec %v: %w", id, args, err)
+		}
 		p.Stdin, p.Stdout, p.Stderr = eio.Stdin, outs.w[0], outs.w[1]
 		if err := c.Run(p); err != nil {
 			return -1, fmt.Errorf("container %s: exec %v: %w", id, args, err)
@@ -236,4 +241,56 @@ func recvFile(sock *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("no file received (%v)", err)
 	}
 	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+}
+
+// chownForUserNS gives pipes to the host user and group the process of
+// spec s runs as, when container c has a user namespace: the process can
+// then reopen them (/dev/stdout, /proc/self/fd/1), as it can on the host.
+// The mappings are the container init's.
+func chownForUserNS(c *libcontainer.Container, s *specs.Spec, files ...*os.File) error {
+	if s.Linux == nil || s.Process == nil {
+		return nil
+	}
+	userns := false
+	for _, ns := range s.Linux.Namespaces {
+		userns = userns || ns.Type == specs.UserNamespace
+	}
+	if !userns {
+		return nil
+	}
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	proc := "/proc/" + strconv.Itoa(st.InitProcessPid)
+	uid, err := hostID(proc+"/uid_map", s.Process.User.UID)
+	if err != nil {
+		return err
+	}
+	gid, err := hostID(proc+"/gid_map", s.Process.User.GID)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := f.Chown(int(uid), int(gid)); err != nil {
+			return fmt.Errorf("stdio pipe: %w", err)
+		}
+	}
+	return nil
+}
+
+// hostID maps id through the ID map file at path ("inside outside count"
+// lines).
+func hostID(path string, id uint32) (uint32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var inside, outside, count uint32
+		if n, _ := fmt.Sscan(line, &inside, &outside, &count); n == 3 && id >= inside && id-inside < count {
+			return outside + (id - inside), nil
+		}
+	}
+	return 0, fmt.Errorf("id %d is not mapped in %s", id, path)
 }

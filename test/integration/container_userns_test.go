@@ -139,6 +139,12 @@ func TestUserNamespacePods(t *testing.T) {
 					t.Errorf("log lacks %q: %q", want, lines)
 				}
 			}
+			// An exec'd process reopens its own stdio as the init does.
+			res, err := d.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Timeout: 10,
+				Cmd: []string{"sh", "-c", "echo out >/dev/stdout && echo err >/proc/self/fd/2"}})
+			if err != nil || string(res.GetStdout()) != "out\n" || string(res.GetStderr()) != "err\n" || res.GetExitCode() != 0 {
+				t.Errorf("exec reopening its stdio: %q %q exit %d, %v", res.GetStdout(), res.GetStderr(), res.GetExitCode(), err)
+			}
 			pidOnHost := d.ctrPID(id)
 			if s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pidOnHost)); !strings.Contains(string(s), "Uid:\t300000\t") {
 				t.Errorf("the container's root is not host user 300000:\n%s", s)

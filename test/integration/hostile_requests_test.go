@@ -502,14 +502,20 @@ func TestHostileExecSync(t *testing.T) {
 
 // TestHostileMountSymlinkRace is runc's CVE-2021-30465 class: a container
 // shares a volume with another that swaps a directory of it for a symlink
-// to / (and to the host's /etc) again and again, while containers mounting
-// a second volume onto that directory are created: the mount must land
-// inside the container or fail, never on the host, and the container
-// must never see the host's files.
+// to / (and to a host directory with a canary file) again and again, while
+// containers mounting a second volume onto that directory are created: the
+// mount must land inside the container or fail, never on the host, and the
+// container must never see the host's files. (A symlink to / or /etc seen
+// from inside a container resolves in the container's own root: only a file
+// that exists on the host alone tells an escape.)
 func TestHostileMountSymlinkRace(t *testing.T) {
 	ctx := context.Background()
 	d := startCtrDaemonOn(t, hostileBridge, hostileSubnet, "")
-	shared, given := t.TempDir(), t.TempDir()
+	shared, given, canaryDir := t.TempDir(), t.TempDir(), t.TempDir()
+	canary := fmt.Sprintf("host-canary-%d", os.Getpid())
+	if err := os.WriteFile(filepath.Join(canaryDir, canary), []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(given, "given"), []byte("given\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +530,7 @@ func TestHostileMountSymlinkRace(t *testing.T) {
 	d.run(podID, podCfg, swapper)
 
 	// The host side swaps too: the volume's directory for a symlink to
-	// the host's / and /etc (as a process of the host sharing the dir).
+	// the host's / and the canary dir (as a process of the host sharing the dir).
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -539,7 +545,7 @@ func TestHostileMountSymlinkRace(t *testing.T) {
 			}
 			target := "/"
 			if i%2 == 1 {
-				target = "/etc"
+				target = canaryDir
 			}
 			_ = os.Symlink(target, tmp)
 			_ = os.Rename(tmp, sub)
@@ -570,13 +576,16 @@ func TestHostileMountSymlinkRace(t *testing.T) {
 	for i := range rounds {
 		hostileCount.Add(1)
 		cfg := ctrConfig(podCfg, fmt.Sprintf("victim%d", i), "sh", "-c",
-			"if [ -e /shared/sub/given ]; then echo GIVEN; fi; if [ -e /shared/sub/passwd ] || [ -e /shared/sub/etc/passwd ] || [ -e /shared/sub/proc/1 ]; then echo HOSTFILES; fi")
+			"if [ -e /shared/sub/given ]; then echo GIVEN; fi; if [ -e /shared/sub/"+canary+" ] || [ -e /shared/sub"+canaryDir+"/"+canary+" ]; then echo HOSTFILES; fi")
 		cfg.Mounts = []*runtimeapi.Mount{{ContainerPath: "/shared", HostPath: shared}, {ContainerPath: "/shared/sub", HostPath: given, Readonly: true}}
 		resp, err := d.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: cfg, SandboxConfig: podCfg})
 		if err != nil {
 			refused++
 			st, _ := status.FromError(err)
 			t.Logf("create %d: %v: %s", i, st.Code(), st.Message())
+			if st.Code() == codes.Unknown || st.Code() == codes.Internal {
+				t.Errorf("create %d refused without a clear code: %v", i, err)
+			}
 			continue
 		}
 		id := resp.GetContainerId()
