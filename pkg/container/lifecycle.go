@@ -118,12 +118,15 @@ func (m *Manager) start(ctx context.Context, id string) error {
 	if c.rec.Restore != "" {
 		return m.startRestored(ctx, c)
 	}
+	// Taken before the release: a process that exits at once must not
+	// finish before it started.
+	started := time.Now().UnixNano()
 	if err := m.rt.Start(ctx, id); err != nil {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
 	_ = m.faults.At("start")
 	c.rec.State = StateRunning
-	c.rec.StartedAt = time.Now().UnixNano()
+	c.rec.StartedAt = started
 	if err := m.save(ctx, &c.rec); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}

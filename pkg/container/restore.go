@@ -50,6 +50,7 @@ func (m *Manager) openRestore(ctx context.Context, p paths, path string) (*resto
 func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
 	id := c.rec.ID
 	p := m.paths(id)
+	started := time.Now().UnixNano() // before the processes run again
 	mon, err := m.rt.Restore(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(&c.rec, p)}, c.rec.Restore)
 	if err != nil {
 		// Whatever CRIU left (a cgroup, a half-restored tree) goes; the
@@ -62,7 +63,7 @@ func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
 	images := c.rec.Restore
 	c.rec.Restore = ""
 	c.rec.State = StateRunning
-	c.rec.StartedAt = time.Now().UnixNano()
+	c.rec.StartedAt = started
 	c.rec.MonitorPID, c.rec.InitPID = mon.PID, mon.InitPID
 	if err := m.save(ctx, &c.rec); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
