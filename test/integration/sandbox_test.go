@@ -409,27 +409,11 @@ func TestDualStackOperatorNetwork(t *testing.T) {
 // writeNetConf writes an operator network configuration for the daemon.
 func writeNetConf(t *testing.T, d *podDaemon, file, conf string) {
 	t.Helper()
-	dir := confDirOf(t, d)
+	dir := confDirOfRuntime(t, d.Runtime)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(dir+"/"+file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// confDirOf reads the daemon's CNI conf dir from its verbose status.
-func confDirOf(t *testing.T, d *podDaemon) string {
-	t.Helper()
-	st, err := d.Runtime.Status(context.Background(), &runtimeapi.StatusRequest{Verbose: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := st.GetInfo()["config"]
-	i := strings.Index(cfg, `"conf_dir":"`)
-	if i < 0 {
-		t.Fatalf("no conf_dir in %s", cfg)
-	}
-	rest := cfg[i+len(`"conf_dir":"`):]
-	return rest[:strings.IndexByte(rest, '"')]
 }
