@@ -87,14 +87,18 @@ func (m *Manager) recordExit(c *ctr) {
 		m.emit(rec)
 		exited = true
 	}
-	id, snapshot := rec.ID, *rec
+	snapshot := *rec
 	c.mu.Unlock()
-	// Release the runtime state and the rootfs before waking waiters, so a
-	// Remove that waited for the exit never races this cleanup.
-	m.releaseExited(ctx, id)
+	m.finishExit(ctx, c, snapshot, exited)
+}
+
+// finishExit follows a recorded exit (c.mu not held): it releases the
+// runtime state and the rootfs, tells NRI plugins of the exit when it was
+// just recorded (exited), and then wakes whoever waits for it, so a Remove
+// that waited never races the cleanup and reaches plugins after the stop.
+func (m *Manager) finishExit(ctx context.Context, c *ctr, snapshot Record, exited bool) {
+	m.releaseExited(ctx, snapshot.ID)
 	if exited {
-		// Also before waking waiters: a stop or removal that waited for
-		// the exit reaches NRI plugins after this.
 		m.nri().StopContainer(ctx, snapshot)
 	}
 	select {

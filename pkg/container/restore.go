@@ -77,25 +77,24 @@ func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
 }
 
 // stopUnrestored stops a restored container that was never started: it has
-// no process, so it is recorded as exited at once.
+// no process, so its exit is recorded at once, as recordExit records one.
 func (m *Manager) stopUnrestored(ctx context.Context, c *ctr) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.rec.State != StateCreated || c.rec.Restore == "" {
+		c.mu.Unlock()
 		return nil
 	}
 	c.rec.State = StateExited
 	c.rec.FinishedAt = time.Now().UnixNano()
+	c.rec.StartedAt = c.rec.FinishedAt // it never ran
 	c.rec.Message = "stopped before its checkpoint was restored"
 	if err := m.save(ctx, &c.rec); err != nil {
+		c.mu.Unlock()
 		return fmt.Errorf("container %s: %w", c.rec.ID, err)
 	}
-	m.releaseExited(ctx, c.rec.ID)
-	select {
-	case <-c.exited:
-	default:
-		close(c.exited)
-	}
 	m.emit(&c.rec)
+	snapshot := c.rec
+	c.mu.Unlock()
+	m.finishExit(ctx, c, snapshot, true)
 	return nil
 }
