@@ -51,7 +51,7 @@ func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
 	id := c.rec.ID
 	p := m.paths(id)
 	started := time.Now().UnixNano() // before the processes run again
-	mon, err := m.rt.Restore(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(&c.rec, p)}, c.rec.Restore)
+	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(&c.rec, p), RestoreFrom: c.rec.Restore})
 	if err != nil {
 		// Whatever CRIU left (a cgroup, a half-restored tree) goes; the
 		// container stays created and can be started again.

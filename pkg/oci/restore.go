@@ -2,15 +2,12 @@ package oci
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
-
-	"github.com/cri-shim/cri-shim/pkg/monitor"
 )
 
 // restoreFlag makes the create command restore a checkpoint instead of
@@ -20,30 +17,13 @@ const restoreFlag = "--restore"
 // restoreLog is CRIU's log of a restore, in its work directory.
 const restoreLog = "restore.log"
 
-// Restore starts the container's monitor and, under it, restores the
-// container's processes from the CRIU images in imagesDir (a checkpoint
-// written by CheckpointContainer): the container is running when Restore
-// returns. The container's stdio pipes are reconnected to the new monitor;
-// a terminal cannot be, so o.Monitor.TTY must be false.
-func (r *Runtime) Restore(ctx context.Context, o CreateOptions, imagesDir string) (*monitor.Monitor, error) {
-	if o.Monitor.TTY {
-		return nil, fmt.Errorf("container %s: restore: a container with a terminal cannot be restored", o.ID)
+// restoreErrors adds CRIU's own error lines to a failed restore from
+// imagesDir.
+func restoreErrors(err error, imagesDir string) error {
+	if errs := CRIUErrors(filepath.Join(restoreWorkDir(imagesDir), restoreLog)); errs != "" {
+		return fmt.Errorf("%w (CRIU: %s)", err, errs)
 	}
-	bin := r.Binary
-	if bin == "" {
-		bin = "/proc/self/exe"
-	}
-	mo := o.Monitor
-	mo.Binary = bin
-	mo.Create = []string{bin, CreateArg, r.StateRoot, o.ID, o.Bundle, restoreFlag, imagesDir}
-	m, err := monitor.Start(ctx, mo)
-	if err != nil {
-		if errs := CRIUErrors(filepath.Join(restoreWorkDir(imagesDir), restoreLog)); errs != "" {
-			err = fmt.Errorf("%w (CRIU: %s)", err, errs)
-		}
-		return nil, fmt.Errorf("container %s: restore: %w", o.ID, err)
-	}
-	return m, nil
+	return err
 }
 
 // restoreWorkDir is CRIU's work directory (logs) of a restore from imagesDir.

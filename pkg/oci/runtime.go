@@ -44,11 +44,20 @@ type CreateOptions struct {
 	Bundle string
 	// Monitor options; Binary and Create are filled in by Create.
 	Monitor monitor.Options
+	// RestoreFrom, when set, names CRIU images (a checkpoint written by
+	// CheckpointContainer) to restore the container's processes from,
+	// running, instead of starting a parked init. The stdio pipes are
+	// reconnected to the new monitor; a terminal cannot be (no TTY).
+	RestoreFrom string
 }
 
 // Create starts the container's monitor and, under it, the container's init,
-// parked before the user's process runs.
+// parked before the user's process runs, or, with o.RestoreFrom, its
+// restored processes, running.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*monitor.Monitor, error) {
+	if o.RestoreFrom != "" && o.Monitor.TTY {
+		return nil, fmt.Errorf("container %s: restore: a container with a terminal cannot be restored", o.ID)
+	}
 	bin := r.Binary
 	if bin == "" {
 		bin = "/proc/self/exe"
@@ -59,8 +68,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*monitor.Monitor
 	if mo.TTY {
 		mo.Create = append(mo.Create, "--tty")
 	}
+	if o.RestoreFrom != "" {
+		mo.Create = append(mo.Create, restoreFlag, o.RestoreFrom)
+	}
 	m, err := monitor.Start(ctx, mo)
 	if err != nil {
+		if o.RestoreFrom != "" {
+			return nil, fmt.Errorf("container %s: restore: %w", o.ID, restoreErrors(err, o.RestoreFrom))
+		}
 		return nil, fmt.Errorf("container %s: create: %w", o.ID, err)
 	}
 	return m, nil
