@@ -78,13 +78,15 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 	// The content is hashed once: here, unless its source hashes it and
 	// fails the read that reaches its end on a mismatch. Reading up to one
 	// byte past the size makes every source reach its end.
-	// Written in large chunks, not in the network's small reads.
-	bw := bufio.NewWriterSize(f, blobWriteBuffer)
+	// Written in large chunks, not in the network's small reads, and its
+	// write-out to disk started as it goes (writebackWriter).
+	wb := &writebackWriter{f: f}
+	bw := bufio.NewWriterSize(wb, blobWriteBuffer)
 	var h hash.Hash
 	w := io.Writer(bw)
 	if !checksDigest(r) {
 		h = sha256.New()
-		w = io.MultiWriter(f, h)
+		w = io.MultiWriter(bw, h)
 	}
 	n, copyErr := io.Copy(w, io.LimitReader(&ctxReader{ctx: ctx, r: r}, desc.Size+1))
 	switch {
@@ -102,6 +104,7 @@ func (s *Service) writeBlob(ctx context.Context, desc ocispec.Descriptor, r io.R
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
+	wb.flushStarted()
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
