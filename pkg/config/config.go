@@ -72,6 +72,11 @@ type Config struct {
 	// MetricsAddress is the ip:port the Prometheus metrics are served on
 	// (at /metrics); "" serves none.
 	MetricsAddress string `toml:"metrics_address" json:"metrics_address"`
+	// SpareMonitors is how many container monitors, their create command
+	// already started, are kept ready for the next CreateContainer while
+	// containers are being created (from the first CreateContainer until a
+	// minute passes without one); 0 starts each on demand.
+	SpareMonitors int `toml:"spare_monitors" json:"spare_monitors"`
 	// Stream configures the exec/attach/port-forward streaming server.
 	Stream StreamConfig `toml:"stream" json:"stream"`
 	// CNI configures pod networking.
@@ -164,6 +169,7 @@ func Default() *Config {
 		CgroupDriver:    "",
 		CgroupParent:    "/cri-shim",
 		MetricsAddress:  "",
+		SpareMonitors:   1,
 		Stream: StreamConfig{
 			Address: "127.0.0.1",
 			Port:    0,

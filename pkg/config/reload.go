@@ -20,6 +20,7 @@ var restartSettings = []struct {
 	{"cgroup_driver", func(c *Config) any { return c.CgroupDriver }},
 	{"cgroup_parent", func(c *Config) any { return c.CgroupParent }},
 	{"metrics_address", func(c *Config) any { return c.MetricsAddress }},
+	{"spare_monitors", func(c *Config) any { return c.SpareMonitors }},
 	{"stream.address", func(c *Config) any { return c.Stream.Address }},
 	{"stream.port", func(c *Config) any { return c.Stream.Port }},
 	{"cni.conf_dir", func(c *Config) any { return c.CNI.ConfDir }},

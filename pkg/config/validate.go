@@ -31,6 +31,9 @@ func (c *Config) Validate() error {
 	}
 	v.absPath("root_dir", c.RootDir)
 	v.absPath("state_dir", c.StateDir)
+	if c.SpareMonitors < 0 || c.SpareMonitors > 16 {
+		v.fail("spare_monitors", fmt.Errorf("%d is outside 0..16", c.SpareMonitors))
+	}
 	if c.LogLevel < 0 || c.LogLevel > 10 {
 		v.fail("log_level", fmt.Errorf("%d is outside 0..10", c.LogLevel))
 	}

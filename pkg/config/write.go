@@ -34,6 +34,8 @@ func WriteDefault(w io.Writer) error {
 	set(`Parent cgroup of pods whose request names none: an absolute path, or a "name.slice" for systemd (--cgroup-parent).`,
 		"cgroup_parent", d.CgroupParent)
 	set(`Prometheus metrics at http://ADDRESS/metrics, e.g. "127.0.0.1:9090"; "" serves none.`, "metrics_address", d.MetricsAddress)
+	set("Container monitors kept started ahead, their create helper up, from the first CreateContainer until a minute without one (0: none).",
+		"spare_monitors", d.SpareMonitors)
 	line("")
 	line("[stream]")
 	set("IP address of the exec/attach/port-forward streaming server (--stream-address).", "address", d.Stream.Address)

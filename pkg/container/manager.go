@@ -78,6 +78,9 @@ type Options struct {
 	Host spec.Host
 	// Binary is the cri-shim binary re-executed as monitor and create command; "" = /proc/self/exe.
 	Binary string
+	// SpareMonitors is how many monitors are kept started ahead of
+	// creates (oci.Runtime.Spares); 0 starts each on demand.
+	SpareMonitors int
 	// Events, if set, is told of every state change.
 	Events func(Event)
 	// NRI, if set, is told of every lifecycle point (NRI plugins).
@@ -103,7 +106,7 @@ type Manager struct {
 func New(o Options) *Manager {
 	return &Manager{
 		o:      o,
-		rt:     &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary},
+		rt:     &oci.Runtime{StateRoot: filepath.Join(o.State, "runc"), Binary: o.Binary, Spares: o.SpareMonitors},
 		ctrs:   map[string]*ctr{},
 		names:  map[string]string{},
 		faults: faultinject.FromEnv(FaultEnv),
@@ -146,3 +149,7 @@ func (m *Manager) emit(rec *Record) {
 		m.o.Events(Event{ID: rec.ID, PodID: rec.PodID, State: rec.State, At: time.Now()})
 	}
 }
+
+// Close lets the spare monitors go. Containers keep running under their
+// monitors.
+func (m *Manager) Close() { m.rt.Close() }

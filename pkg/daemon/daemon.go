@@ -130,6 +130,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Host:   hostFacts(),
 		Events: d.publishContainerEvent,
 		NRI:    d.nri,
+
+		SpareMonitors: cfg.SpareMonitors,
 	})
 	pods.SetContainerHooks(d.containers)
 	// Before serving: containers first (pod recovery stops and removes
@@ -264,6 +266,9 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) close() {
+	if d.containers != nil {
+		d.containers.Close()
+	}
 	if d.nri != nil {
 		d.nri.Stop()
 		d.nri = nil

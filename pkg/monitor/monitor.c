@@ -6,6 +6,16 @@
 // container's init, owns the container's stdio, writes the CRI log file,
 // serves attach and control requests on a unix socket, and records the exit
 // status in a file. See monitor.go for the protocol.
+//
+// A spare monitor ("cri-shim __monitor --spare ...") is started before its
+// container is known: it starts its create command at once, so the Go
+// runtime of "cri-shim __create --spare" is up when the daemon hands over a
+// container, then waits on the sync socket for its options (the same
+// arguments as a monitor started for one container). It passes the
+// container's stdio to the waiting create command, rewrites its own command
+// line to the full monitor command line (recovery and operators find a
+// monitor by it), and goes on as any monitor. EOF on the sync socket before
+// a job ends it and its create command.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +68,8 @@ enum {
 #define MAX_FRAME (1 << 20)
 #define MAX_PENDING_STDIN (1 << 20)
 #define DRAIN_MS 2000
+#define MAX_JOB (64 * 1024)
+#define MAX_JOB_ARGS 256
 
 struct opts {
 	const char *log_path;
@@ -69,6 +81,8 @@ struct opts {
 	int sync_fd;
 	size_t max_line;
 	char **create_argv;
+	int spare;             // started ahead of its container (see above)
+	const char *debug_log; // a spare's diagnostics file, given with the job
 };
 
 struct stream {
@@ -533,6 +547,12 @@ static void parse_args(int argc, char **argv)
 			o.sync_fd = atoi(a + 10);
 		else if (!strncmp(a, "--max-line=", 11))
 			o.max_line = strtoul(a + 11, NULL, 10);
+		else if (!strcmp(a, "--spare"))
+			o.spare = 1;
+		else if (!strncmp(a, "--spare-of=", 11) || !strncmp(a, "--pad=", 6))
+			; // what a spare is for, and room for its command line
+		else if (!strncmp(a, "--debug-log=", 12))
+			o.debug_log = a + 12;
 		else
 			fail("unknown monitor argument %s", a);
 	}
@@ -540,7 +560,7 @@ static void parse_args(int argc, char **argv)
 		fcntl(o.sync_fd, F_SETFD, FD_CLOEXEC);
 	if (i >= argc)
 		fail("no create command");
-	if (!o.exit_file || !o.socket_path)
+	if (!o.spare && (!o.exit_file || !o.socket_path))
 		fail("--exit-file and --socket are required");
 	if (o.max_line < 64 || o.max_line > (1 << 20))
 		o.max_line = 16 * 1024;
@@ -630,6 +650,155 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+// --- spares -------------------------------------------------------------------
+
+static pid_t spare_create = -1; // a spare's create command, waiting for its job
+static int spare_job = -1;      // the socket its job goes through
+
+// set_cmdline rewrites the command line /proc shows in place (argv's own
+// memory, as setproctitle does): args, NUL-separated, then NULs to the end
+// of the original area. It returns -1 when they do not fit.
+static int set_cmdline(char **argv, int argc, char **args)
+{
+	char *start = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+	size_t need = 0;
+	for (char **a = args; *a; a++)
+		need += strlen(*a) + 1;
+	if (need > (size_t)(end - start))
+		return -1;
+	static char copy[MAX_JOB];
+	char *p = copy;
+	for (char **a = args; *a; a++) {
+		size_t l = strlen(*a) + 1;
+		memcpy(p, *a, l);
+		p += l;
+	}
+	memcpy(start, copy, need);
+	memset(start + need, 0, end - start - need);
+	return 0;
+}
+
+// take_job starts a spare's create command (its job socket on fd 3, fds 4-7
+// held by /dev/null so its Go runtime opens nothing there), waits for the
+// job on the sync socket and parses it into o. EOF ends the spare.
+static void take_job(int argc, char **argv, sigset_t *old)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		fail("job socketpair: %s", strerror(errno));
+	pid_t c = fork();
+	if (c < 0)
+		fail("fork: %s", strerror(errno));
+	if (c == 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int job = fcntl(sp[1], F_DUPFD_CLOEXEC, 64);
+		if (devnull < 0 || job < 0 || dup2(job, CHILD_STDIN) < 0)
+			_exit(120);
+		for (int fd = CHILD_STDOUT; fd <= CHILD_RESULT; fd++)
+			if (dup2(devnull, fd) < 0)
+				_exit(120);
+		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)
+			_exit(121);
+		sigprocmask(SIG_SETMASK, old, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(o.create_argv[0], o.create_argv);
+		dprintf(2, "exec %s: %s", o.create_argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sp[1]);
+	spare_create = c;
+	spare_job = sp[0];
+
+	static char job[MAX_JOB];
+	ssize_t n;
+	do
+		n = recv(o.sync_fd, job, sizeof(job) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		// Let go: no container for this spare.
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		_exit(0);
+	}
+	job[n] = 0;
+	static char *args[MAX_JOB_ARGS + 1];
+	int na = 0;
+	args[na++] = argv[0];
+	args[na++] = argv[1];
+	for (char *p = job; p < job + n && na < MAX_JOB_ARGS; p += strlen(p) + 1)
+		args[na++] = p;
+	args[na] = NULL;
+	int sync_fd = o.sync_fd;
+	memset(&o, 0, sizeof(o));
+	parse_args(na, args);
+	o.sync_fd = sync_fd;
+	if (o.debug_log) {
+		int fd = open(o.debug_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	// The full command line: "cri-shim __monitor OPTIONS -- create command".
+	static char *full[MAX_JOB_ARGS + 8];
+	int nf = 0;
+	for (int i = 0; i < na; i++) {
+		if (!strcmp(args[i], "--")) {
+			full[nf++] = "--sync-fd=3";
+			full[nf++] = "--spare";
+			full[nf++] = "--";
+			for (char **a = o.create_argv; *a && nf < MAX_JOB_ARGS + 6; a++)
+				full[nf++] = *a;
+			break;
+		}
+		full[nf++] = args[i];
+	}
+	full[nf] = NULL;
+	if (set_cmdline(argv, argc, full) < 0) {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		report("retry the container's command line does not fit in a spare monitor's");
+		_exit(1);
+	}
+	// The create command is told only its own arguments (after "__create").
+	for (int i = 0; o.create_argv[i]; i++)
+		if (!strcmp(o.create_argv[i], "__create")) {
+			o.create_argv += i + 1;
+			break;
+		}
+}
+
+// send_job gives the spare's create command its arguments and fds
+// (stdin, stdout, stderr, console, result, error): 0, or -1 when it is gone.
+static int send_job(int fds[6])
+{
+	static char buf[MAX_JOB];
+	size_t len = 0;
+	for (char **a = o.create_argv; *a; a++) {
+		size_t l = strlen(*a) + 1;
+		if (len + l > sizeof(buf))
+			return -1;
+		memcpy(buf + len, *a, l);
+		len += l;
+	}
+	char cbuf[CMSG_SPACE(6 * sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct iovec iov = {buf, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(6 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 6 * sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(spare_job, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	close(spare_job);
+	spare_job = -1;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 static int monitor_main(int argc, char **argv)
 {
 	parse_args(argc, argv);
@@ -649,6 +818,8 @@ static int monitor_main(int argc, char **argv)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		fail("signalfd: %s", strerror(errno));
+	if (o.spare)
+		take_job(argc, argv, &old);
 
 	open_log();
 	listen_fd = listen_socket(o.socket_path);
@@ -667,10 +838,24 @@ static int monitor_main(int argc, char **argv)
 	if (pipe2(res, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		fail("pipes: %s", strerror(errno));
 
-	pid_t create = fork();
-	if (create < 0)
+	pid_t create = spare_create;
+	if (create > 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int fds[6] = {in[0] >= 0 ? in[0] : devnull, out[1] >= 0 ? out[1] : devnull,
+			      err[1] >= 0 ? err[1] : devnull, console[1] >= 0 ? console[1] : devnull, res[1], errp[1]};
+		int sent = devnull >= 0 ? send_job(fds) : -1;
+		if (devnull >= 0)
+			close(devnull);
+		if (sent < 0) {
+			kill(create, SIGKILL);
+			waitpid(create, NULL, 0);
+			unlink(o.socket_path);
+			report("retry the spare create command is gone");
+			_exit(1);
+		}
+	} else if ((create = fork()) < 0) {
 		fail("fork: %s", strerror(errno));
-	if (create == 0) {
+	} else if (create == 0) {
 		// The create command: fds 3..7 as documented, stdout to /dev/null, stderr to errp.
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int want[5] = {in[0] >= 0 ? in[0] : devnull, out[1] >= 0 ? out[1] : devnull,

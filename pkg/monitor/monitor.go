@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -99,17 +100,10 @@ type Monitor struct {
 	proc    *os.Process
 }
 
-// Start runs a monitor and waits until its create command has started the
-// container's init (or failed, whose error it returns).
-func Start(ctx context.Context, o Options) (*Monitor, error) {
-	if len(o.Create) == 0 {
-		return nil, errors.New("monitor: no create command")
-	}
-	bin := o.Binary
-	if bin == "" {
-		bin = "/proc/self/exe"
-	}
-	args := []string{"cri-shim", Arg, "--exit-file=" + o.ExitFile, "--socket=" + o.Socket, "--sync-fd=3"}
+// args are the monitor's options as command-line arguments, without the
+// sync fd and the create command.
+func (o *Options) args() []string {
+	args := []string{"--exit-file=" + o.ExitFile, "--socket=" + o.Socket}
 	if o.LogPath != "" {
 		args = append(args, "--log="+o.LogPath)
 		if o.LogDir != "" {
@@ -131,7 +125,21 @@ func Start(ctx context.Context, o Options) (*Monitor, error) {
 	if o.MaxLine > 0 {
 		args = append(args, "--max-line="+strconv.Itoa(o.MaxLine))
 	}
-	args = append(append(args, "--"), o.Create...)
+	return args
+}
+
+// Start runs a monitor and waits until its create command has started the
+// container's init (or failed, whose error it returns).
+func Start(ctx context.Context, o Options) (*Monitor, error) {
+	if len(o.Create) == 0 {
+		return nil, errors.New("monitor: no create command")
+	}
+	bin := o.Binary
+	if bin == "" {
+		bin = "/proc/self/exe"
+	}
+	args := append([]string{"cri-shim", Arg}, o.args()...)
+	args = append(append(args, "--sync-fd=3", "--"), o.Create...)
 
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
@@ -159,42 +167,55 @@ func Start(ctx context.Context, o Options) (*Monitor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	m := &Monitor{PID: proc.Pid, proc: proc}
+	return awaitReport(ctx, proc, syncR)
+}
 
+// ErrSpareGone is the error of a spare that could not take its container
+// (its create command died, or the container's arguments do not fit): the
+// caller starts a monitor with Start instead. The spare made nothing.
+var ErrSpareGone = errors.New("monitor: spare gone")
+
+// awaitReport reads a starting monitor's report from r: the init's PID, or
+// the create command's error.
+func awaitReport(ctx context.Context, proc *os.Process, r io.Reader) (*Monitor, error) {
+	m := &Monitor{PID: proc.Pid, proc: proc}
 	type result struct {
 		line string
 		err  error
 	}
 	got := make(chan result, 1)
 	go func() {
-		line, err := bufio.NewReader(syncR).ReadString('\n')
+		line, err := bufio.NewReader(r).ReadString('\n')
 		got <- result{strings.TrimSpace(line), err}
 	}()
-	var r result
+	var res result
 	select {
-	case r = <-got:
+	case res = <-got:
 	case <-ctx.Done():
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 		return nil, fmt.Errorf("monitor start: %w", ctx.Err())
 	}
 	switch {
-	case strings.HasPrefix(r.line, "ok "):
-		pid, err := strconv.Atoi(strings.TrimPrefix(r.line, "ok "))
+	case strings.HasPrefix(res.line, "ok "):
+		pid, err := strconv.Atoi(strings.TrimPrefix(res.line, "ok "))
 		if err != nil || pid <= 0 {
 			_ = proc.Kill()
 			_, _ = proc.Wait()
-			return nil, fmt.Errorf("monitor: bad report %q", r.line)
+			return nil, fmt.Errorf("monitor: bad report %q", res.line)
 		}
 		m.InitPID = pid
 		return m, nil
-	case strings.HasPrefix(r.line, "error "):
+	case strings.HasPrefix(res.line, "retry "):
 		_, _ = proc.Wait()
-		return nil, errors.New(strings.TrimPrefix(r.line, "error "))
+		return nil, fmt.Errorf("%w: %s", ErrSpareGone, strings.TrimPrefix(res.line, "retry "))
+	case strings.HasPrefix(res.line, "error "):
+		_, _ = proc.Wait()
+		return nil, errors.New(strings.TrimPrefix(res.line, "error "))
 	default:
 		_ = proc.Kill()
 		_, _ = proc.Wait()
-		return nil, fmt.Errorf("monitor exited without a report (%v)", r.err)
+		return nil, fmt.Errorf("monitor exited without a report (%v)", res.err)
 	}
 }
 

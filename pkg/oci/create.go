@@ -2,11 +2,13 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	// Device rules need the devices manager registered.
 	_ "github.com/opencontainers/cgroups/devices"
@@ -24,7 +26,20 @@ import (
 // [--tty] [--restore CRIU_IMAGES_DIR]". It runs under a monitor, which gave it the container's stdio on
 // fds 3-5, the console socket on fd 6 and the result pipe on fd 7. It returns
 // the process exit code.
+//
+// "cri-shim __create --spare" is a spare monitor's create command: it waits
+// for those arguments and fds (and its stderr) on fd 3, then goes on alike.
 func CreateMain(args []string) int {
+	if len(args) == 1 && args[0] == spareFlag {
+		var err error
+		if args, err = awaitJob(monitor.CreateStdinFd); err != nil {
+			if errors.Is(err, errNoJob) {
+				return 0
+			}
+			fmt.Fprintf(os.Stderr, "spare create command: %v", err)
+			return 1
+		}
+	}
 	// Nothing the monitor handed over may leak into the container.
 	for fd := monitor.CreateStdinFd; fd <= monitor.CreateResultFd; fd++ {
 		unix.CloseOnExec(fd)
@@ -57,6 +72,76 @@ func CreateMain(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// spareFlag makes the create command a spare's (see CreateMain).
+const spareFlag = "--spare"
+
+// errNoJob is a spare's end without a container.
+var errNoJob = errors.New("no job")
+
+// jobFds are the fds a spare's job brings: stdin, stdout, stderr, console,
+// result (they go to fds 3-7) and the error pipe (fd 2).
+const jobFds = 6
+
+// awaitJob waits for a spare's job on socket fd: its arguments,
+// NUL-separated, with the fds it puts in place. fd is replaced.
+func awaitJob(fd int) ([]string, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(jobFds*4))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	if n == 0 {
+		return nil, errNoJob
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("job without fds (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return nil, fmt.Errorf("job fds: %w", err)
+	}
+	defer func() {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+	}()
+	if len(fds) != jobFds {
+		return nil, fmt.Errorf("job brought %d fds, want %d", len(fds), jobFds)
+	}
+	// Above the target range first, so that no dup3 clobbers a source.
+	high := make([]int, 0, jobFds)
+	defer func() {
+		for _, f := range high {
+			unix.Close(f)
+		}
+	}()
+	for _, f := range fds {
+		h, err := unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 64)
+		if err != nil {
+			return nil, fmt.Errorf("job fds: %w", err)
+		}
+		high = append(high, h)
+	}
+	for i := 0; i < jobFds-1; i++ {
+		if err := unix.Dup3(high[i], monitor.CreateStdinFd+i, unix.O_CLOEXEC); err != nil {
+			return nil, fmt.Errorf("job fds: %w", err)
+		}
+	}
+	if err := unix.Dup3(high[jobFds-1], 2, 0); err != nil {
+		return nil, fmt.Errorf("job stderr: %w", err)
+	}
+	return strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00"), nil
 }
 
 // create makes the bundle's container and starts its init parked, or, with

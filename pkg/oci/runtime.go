@@ -34,6 +34,14 @@ type Runtime struct {
 	StateRoot string
 	// Binary is the cri-shim binary to re-execute; "" means /proc/self/exe.
 	Binary string
+	// Spares is how many spare monitors (pkg/monitor.Spare) Create keeps
+	// started ahead, from its first call until SpareIdle passes without
+	// one; 0 starts every monitor on demand.
+	Spares int
+	// SpareIdle is how long spares outlive the last Create (0: a minute).
+	SpareIdle time.Duration
+
+	spares spares
 }
 
 // CreateOptions describe one container to create.
@@ -71,7 +79,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*monitor.Monitor
 	if o.RestoreFrom != "" {
 		mo.Create = append(mo.Create, restoreFlag, o.RestoreFrom)
 	}
-	m, err := monitor.Start(ctx, mo)
+	m, err := r.startMonitor(ctx, mo)
 	if err != nil {
 		if o.RestoreFrom != "" {
 			return nil, fmt.Errorf("container %s: restore: %w", o.ID, restoreErrors(err, o.RestoreFrom))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/cri-shim/cri-shim/test/harness"
@@ -35,7 +36,7 @@ func startCriShim(ctx context.Context, bin, out, regAddr string, logLevel int) (
 		h := &hostState{}
 		h.fail(t.stopDaemon(context.Background()))
 		h.killStray("cri-shim helper", func(p proc) bool {
-			return argvHas(p.argv, "--exit-file="+state+"/") || argvHas(p.argv, "--socket="+state+"/")
+			return argvHas(p.argv, "--exit-file="+state+"/") || argvHas(p.argv, "--socket="+state+"/") || argvHas(p.argv, "--spare-of="+state+"/")
 		})
 		h.unmountUnder(base, root)
 		h.removeDirs(base, root, confDir, t.logDir)
@@ -80,6 +81,20 @@ func startCriShim(ctx context.Context, bin, out, regAddr string, logLevel int) (
 			}
 		}
 		return perContainer, perPod
+	}
+	t.spares = func(ps []proc) []int {
+		var spares []int
+		for _, p := range ps {
+			if len(p.argv) > 1 && p.argv[1] == "__monitor" && argvHas(p.argv, "--spare-of="+state+"/") && !argvHas(p.argv, "--exit-file=") {
+				spares = append(spares, p.pid)
+			}
+		}
+		for _, p := range ps {
+			if slices.Contains(spares, p.ppid) && len(p.argv) > 1 && p.argv[1] == "__create" {
+				spares = append(spares, p.pid)
+			}
+		}
+		return spares
 	}
 	return t, nil
 }

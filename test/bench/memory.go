@@ -64,6 +64,19 @@ func measureRunning(t *target, res *Results, n int) error {
 		res.figure("memory.podproc.mean", "memory", "pod process, mean RSS (cri-shim pod init; containerd pause)", "MiB", false, t.name, mib(pod.RSS)/float64(len(perPod)))
 	}
 	res.figure("memory.helpers.count", "memory", fmt.Sprintf("helper + pod processes for %d pods", n), "processes", false, t.name, float64(len(perContainer)+len(perPod)))
+	if t.spares != nil {
+		var sp memKiB
+		pids := t.spares(ps)
+		for _, pid := range pids {
+			if m, err := procMem(pid); err == nil {
+				sp.RSS += m.RSS
+				sp.PSS += m.PSS
+			}
+		}
+		res.figure("memory.spares", "memory", "spare processes kept for the next container, all (cri-shim: spare monitors and their create commands), RSS", "MiB", false, t.name, mib(sp.RSS))
+		res.figure("memory.spares.pss", "memory", "spare processes kept for the next container, all, PSS", "MiB", false, t.name, mib(sp.PSS))
+		res.figure("memory.spares.count", "memory", "spare processes kept for the next container", "processes", false, t.name, float64(len(pids)))
+	}
 	return nil
 }
 

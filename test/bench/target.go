@@ -31,6 +31,10 @@ type target struct {
 	// helpers lists the runtime's processes that exist per container
 	// (monitors, shims) and per pod (pod init, pause), given a process list.
 	helpers func(ps []proc) (perContainer, perPod []int)
+	// spares lists the runtime's processes kept ready for the next
+	// container, not tied to one (cri-shim's spare monitors and their
+	// create commands); nil for a runtime that keeps none.
+	spares func(ps []proc) []int
 	// cleanup stops the daemon (after its pods are removed) and removes
 	// what it left on the host. It is safe to call once.
 	cleanup func() error
