@@ -76,13 +76,24 @@ func (s *Service) ingest(ctx context.Context, in *ingestion, src blobSource, pro
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(cfg.Image.MaxConcurrentDownloads, 1))
+	fl := newEarlyFlusher()
 	for _, l := range p.layers {
 		if s.layerExists(l.ChainID) {
 			continue
 		}
-		g.Go(func() error { return s.ensureLayer(gctx, in.image, l, src, prog, lim) })
+		g.Go(func() error {
+			if err := s.ensureLayer(gctx, in.image, l, src, prog, lim); err != nil {
+				return err
+			}
+			if bp, err := s.blobPath(l.Blob.Digest); err == nil {
+				fl.flush(bp)
+			}
+			return nil
+		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	fl.close()
+	if err != nil {
 		return "", err
 	}
 

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,4 +82,69 @@ func startTreeWriteout(dir string) {
 		_ = unix.Close(fd)
 		return nil
 	})
+}
+
+// earlyFlusher flushes, in the background of an ingest, the blob of each
+// layer as the layer is done: fdatasync commits the filesystem's journal and
+// flushes the disk's write cache, which makes durable whatever the disk was
+// given so far (the layers' extracted files included), not only that blob.
+// The flush before the record then has only the last layer or two left.
+// Measured: that flush took about 0.3 s after a 210 MB image even with all
+// of its data written out already; most of it was the disk's cache flush,
+// whose cost grows with what was written since the last one. Flushes that
+// come while one runs are coalesced into one after it. Like early write-out
+// this is only ahead of time: the record still waits for syncFS.
+type earlyFlusher struct {
+	mu   sync.Mutex
+	path string // the file to flush next ("": none)
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newEarlyFlusher() *earlyFlusher {
+	f := &earlyFlusher{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go f.run()
+	return f
+}
+
+// flush asks for a flush through the file at path (a stored blob).
+func (f *earlyFlusher) flush(path string) {
+	f.mu.Lock()
+	f.path = path
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *earlyFlusher) run() {
+	defer close(f.done)
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-f.wake:
+		}
+		f.mu.Lock()
+		p := f.path
+		f.path = ""
+		f.mu.Unlock()
+		if p == "" {
+			continue
+		}
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		if err != nil {
+			continue // advice only, as for startWriteout
+		}
+		_ = unix.Fdatasync(fd)
+		_ = unix.Close(fd)
+	}
+}
+
+// close ends the flusher once the flush under way, if any, is done.
+func (f *earlyFlusher) close() {
+	close(f.stop)
+	<-f.done
 }
