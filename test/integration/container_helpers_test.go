@@ -104,6 +104,11 @@ func (d *ctrDaemon) cleanup() {
 		t.Errorf("leak: %d containers after removing every pod", len(list.GetContainers()))
 	}
 	d.assertNoContainerLeaks()
+	// The spare monitors (and their create commands) end with the daemon.
+	d.Stop()
+	if pids := waitProcessesGone("--spare-of="+d.State+"/", 10*time.Second); len(pids) > 0 {
+		t.Errorf("leak: spare monitors %v outlived the daemon", pids)
+	}
 	if l, err := netlink.LinkByName(d.bridge); err == nil {
 		if err := netlink.LinkDel(l); err != nil {
 			t.Errorf("cleanup: delete bridge: %v", err)
@@ -144,7 +149,24 @@ func (d *ctrDaemon) track(id string) {
 }
 
 // processesWith lists live processes whose command line holds s.
+// processesWith lists the live processes whose command line has s, but
+// spare monitors (not tied to a container: the daemon keeps them ready
+// while it runs; see spareProcesses).
 func processesWith(s string) []int {
+	return processesNaming(s, false)
+}
+
+// waitProcessesGone waits up to timeout for no live process, spare
+// monitors included, to have s in its command line, and returns those left.
+func waitProcessesGone(s string, timeout time.Duration) []int {
+	pids := processesNaming(s, true)
+	for deadline := time.Now().Add(timeout); len(pids) > 0 && time.Now().Before(deadline); pids = processesNaming(s, true) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return pids
+}
+
+func processesNaming(s string, spares bool) []int {
 	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -153,7 +175,7 @@ func processesWith(s string) []int {
 			continue
 		}
 		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !bytes.Contains(cmd, []byte(s)) {
+		if err != nil || !bytes.Contains(cmd, []byte(s)) || (!spares && bytes.Contains(cmd, []byte("\x00--spare-of="))) {
 			continue
 		}
 		if stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat"); bytes.Contains(stat, []byte(") Z ")) {
