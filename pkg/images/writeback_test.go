@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 )
@@ -59,5 +62,59 @@ func TestWriteBlobContent(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(e.svc.tmp); len(ents) != 0 {
 		t.Errorf("%d files left in tmp", len(ents))
+	}
+}
+
+// TestTreeWriteoutSkipsSpecialFiles: starting the write-out of an
+// extracted tree with a fifo and a symlink to a host file in it returns (it
+// opens regular files only; a fifo opened for reading would block).
+func TestTreeWriteoutSkipsSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "host-file")
+	if err := os.WriteFile(outside, []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "b", "f"), randomBytes(1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "a", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "a", "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		startTreeWriteout(dir)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("startTreeWriteout blocked")
+	}
+}
+
+// TestEarlyFlusher: flushes asked for in a burst, of files present or not,
+// end with close; nothing runs after it.
+func TestEarlyFlusher(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blob")
+	if err := os.WriteFile(p, randomBytes(64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fl := newEarlyFlusher()
+	for range 100 {
+		fl.flush(p)
+		fl.flush(filepath.Join(dir, "missing"))
+	}
+	fl.close()
+	select {
+	case <-fl.done:
+	default:
+		t.Fatal("flusher still running after close")
 	}
 }
