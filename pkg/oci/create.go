@@ -87,6 +87,7 @@ const jobFds = 6
 // awaitJob waits for a spare's job on socket fd: its arguments,
 // NUL-separated, with the fds it puts in place. fd is replaced.
 func awaitJob(fd int) ([]string, error) {
+	warmUp()
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(jobFds*4))
 	var n, oobn int
@@ -142,6 +143,22 @@ func awaitJob(fd int) ([]string, error) {
 		return nil, fmt.Errorf("job stderr: %w", err)
 	}
 	return strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00"), nil
+}
+
+// warmUp runs the config conversion of a create once on an example spec,
+// so that a spare's create does not pay the first run's page faults (about
+// 2 ms of its 3 here) once its container comes.
+func warmUp() {
+	raw, err := json.Marshal(specconv.Example())
+	if err != nil {
+		return
+	}
+	var spec specs.Spec
+	if json.Unmarshal(raw, &spec) != nil {
+		return
+	}
+	spec.Root.Path = "/"
+	_, _ = specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: "warm-up", Spec: &spec})
 }
 
 // create makes the bundle's container and starts its init parked, or, with
