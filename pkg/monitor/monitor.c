@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
@@ -759,6 +760,15 @@ static void take_job(int argc, char **argv, sigset_t *old)
 		waitpid(c, NULL, 0);
 		report("retry the container's command line does not fit in a spare monitor's");
 		_exit(1);
+	}
+	// A daemon that died after sending the job may already be recovering:
+	// it finds this monitor by its command line from now on, but not
+	// before. Make nothing for a daemon gone before that.
+	struct pollfd pfd = {.fd = o.sync_fd, .events = POLLRDHUP};
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		_exit(0);
 	}
 	// The create command is told only its own arguments (after "__create").
 	for (int i = 0; o.create_argv[i]; i++)
