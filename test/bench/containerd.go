@@ -119,6 +119,11 @@ func startContainerd(ctx context.Context, tools, out, regAddr, pause string) (*t
 		}
 	}
 	out = filepath.Join(out, "containerd")
+	installed, err := installCopies(tools, filepath.Join(out, "bin"), "containerd", "containerd-shim-runc-v2", "runc")
+	if err != nil {
+		return nil, err
+	}
+	tools = installed
 	// Shim sockets need a short directory (at most 42 characters).
 	base, err := os.MkdirTemp("/run", "ctrd-bench-")
 	if err != nil {
@@ -143,7 +148,7 @@ func startContainerd(ctx context.Context, tools, out, regAddr, pause string) (*t
 				strings.Contains(strings.Join(p.argv, " "), v.Socket)
 		})
 		h.unmountUnder(base, root)
-		h.removeDirs(base, root, v.HostsDir, v.CNIConfDir, t.logDir)
+		h.removeDirs(base, root, v.HostsDir, v.CNIConfDir, t.logDir, installed)
 		h.deleteBridge(containerdBridge)
 		h.releaseHostLocal(filepath.Join(ipam, containerdNetwork))
 		h.removeDirs(ipam)

@@ -24,6 +24,11 @@ const (
 // public registries and the built-in bridge network on a bridge of its own.
 func startCriShim(ctx context.Context, bin, out, regAddr string, logLevel int) (*target, error) {
 	out = filepath.Join(out, "cri-shim")
+	installed, err := installCopies(filepath.Dir(bin), filepath.Join(out, "bin"), filepath.Base(bin))
+	if err != nil {
+		return nil, err
+	}
+	bin = filepath.Join(installed, filepath.Base(bin))
 	base, err := os.MkdirTemp("/run", "crishim-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
@@ -39,7 +44,7 @@ func startCriShim(ctx context.Context, bin, out, regAddr string, logLevel int) (
 			return argvHas(p.argv, "--exit-file="+state+"/") || argvHas(p.argv, "--socket="+state+"/") || argvHas(p.argv, "--spare-of="+state+"/")
 		})
 		h.unmountUnder(base, root)
-		h.removeDirs(base, root, confDir, t.logDir)
+		h.removeDirs(base, root, confDir, t.logDir, installed)
 		h.deleteBridge(crishimBridge)
 		h.releaseHostLocal("/var/lib/cni/networks/" + crishimNetwork)
 		h.removeCNICache(crishimNetwork)
