@@ -27,6 +27,9 @@ type applyStats struct {
 	Entries   int64 // tar entries seen
 	FileBytes int64 // sum of regular files' sizes
 	TarBytes  int64 // uncompressed stream bytes read
+	// Large names the regular files of at least writeoutMinSize bytes, as
+	// the archive does (cleaned, relative to the layer's root).
+	Large []string
 }
 
 // errTooLarge is returned by a limitReader past its limit.
@@ -91,6 +94,9 @@ func applyLayer(ctx context.Context, dir string, r io.Reader, lim layerLimits) (
 			st.FileBytes += hdr.Size
 			if st.FileBytes > lim.MaxBytes {
 				return false, fmt.Errorf("files larger than %d bytes in all: %w", lim.MaxBytes, errdefs.ErrResourceExhausted)
+			}
+			if hdr.Size >= writeoutMinSize {
+				st.Large = append(st.Large, filepath.Clean("/" + hdr.Name)[1:])
 			}
 		case tar.TypeDir, tar.TypeSymlink, tar.TypeXGlobalHeader:
 		case tar.TypeLink:

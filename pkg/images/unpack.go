@@ -77,7 +77,7 @@ func (s *Service) unpackLayer(ctx context.Context, image string, lp layerPlan, l
 	if got := digest.NewDigest(digest.SHA256, h); got != lp.DiffID {
 		return fmt.Errorf("uncompressed content has digest %s, the config's diffID is %s: %w", got, lp.DiffID, errdefs.ErrInvalidArgument)
 	}
-	startTreeWriteout(fsDir)
+	startFilesWriteout(fsDir, st.Large)
 	m, err := fsusage.Measure(work)
 	if err != nil {
 		return err

@@ -1,9 +1,8 @@
 package images
 
 import (
-	"io/fs"
+	"errors"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -65,23 +64,44 @@ func (w *writebackWriter) flushStarted() {
 	}
 }
 
-// startTreeWriteout starts the write-out of every regular file under dir,
-// an extracted layer not yet in place (no symlink is followed: the walk
-// lstats, and files are opened with O_NOFOLLOW). Errors are ignored, as
-// for startWriteout.
-func startTreeWriteout(dir string) {
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+// writeoutMinSize is the size from which an extracted file's write-out is
+// started as soon as its layer is extracted. Smaller files are left to the
+// flush before the record: opening each to start its write-out cost about
+// 33 us a file (20000 files of 2 KiB: 0.66 s), for little data.
+const writeoutMinSize = 64 << 10
+
+// startFilesWriteout starts the write-out of the files names (relative to
+// dir, an extracted layer not yet in place). Names resolve as inside the
+// layer's root (openat2 RESOLVE_IN_ROOT: symlinks and ".." stay in dir),
+// only regular files are touched, and nothing happens on a kernel without
+// openat2. Errors are ignored, as for startWriteout.
+func startFilesWriteout(dir string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	root, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(root)
+	how := &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	}
+	for _, name := range names {
+		fd, err := unix.Openat2(root, name, how)
 		if err != nil {
-			return nil
+			if errors.Is(err, unix.ENOSYS) {
+				return
+			}
+			continue
 		}
-		_ = unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			_ = unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		}
 		_ = unix.Close(fd)
-		return nil
-	})
+	}
 }
 
 // earlyFlusher flushes, in the background of an ingest, the blob of each

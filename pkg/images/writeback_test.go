@@ -65,10 +65,11 @@ func TestWriteBlobContent(t *testing.T) {
 	}
 }
 
-// TestTreeWriteoutSkipsSpecialFiles: starting the write-out of an
-// extracted tree with a fifo and a symlink to a host file in it returns (it
-// opens regular files only; a fifo opened for reading would block).
-func TestTreeWriteoutSkipsSpecialFiles(t *testing.T) {
+// TestFilesWriteoutStaysInTheLayer: starting the write-out of named files
+// of an extracted layer returns whatever the names are (a fifo opened for
+// reading would block) and the write-out of the layer's large files is
+// started; the host file a symlink points at is not opened.
+func TestFilesWriteoutStaysInTheLayer(t *testing.T) {
 	dir := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "host-file")
 	if err := os.WriteFile(outside, []byte("host"), 0o600); err != nil {
@@ -83,18 +84,21 @@ func TestTreeWriteoutSkipsSpecialFiles(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "a", "link")); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink(filepath.Dir(outside), filepath.Join(dir, "a", "dirlink")); err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.Mkfifo(filepath.Join(dir, "a", "fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() {
-		startTreeWriteout(dir)
+		startFilesWriteout(dir, []string{"a/b/f", "a/link", "a/dirlink/host-file", "a/fifo", "../" + filepath.Base(dir) + "/a/b/f", "missing", ""})
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("startTreeWriteout blocked")
+		t.Fatal("startFilesWriteout blocked")
 	}
 }
 
