@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,6 +71,7 @@ enum {
 #define MAX_PENDING_STDIN (1 << 20)
 #define DRAIN_MS 2000
 #define MAX_JOB (64 * 1024)
+#define SPARE_NICE 10 // a waiting spare yields the CPU to real work
 #define MAX_JOB_ARGS 256
 
 struct opts {
@@ -687,6 +689,13 @@ static void take_job(int argc, char **argv, sigset_t *old)
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		fail("job socketpair: %s", strerror(errno));
+	// Starting the create command (the Go runtime of the cri-shim binary)
+	// is background work: niced, so that it does not slow the calls and
+	// containers running meanwhile. The job brings the daemon's niceness
+	// back, to the monitor first and then, from it, to the create command.
+	errno = 0;
+	int nice0 = getpriority(PRIO_PROCESS, 0);
+	int niced = errno == 0 && nice0 + SPARE_NICE <= 19 && setpriority(PRIO_PROCESS, 0, nice0 + SPARE_NICE) == 0;
 	pid_t c = fork();
 	if (c < 0)
 		fail("fork: %s", strerror(errno));
@@ -722,6 +731,12 @@ static void take_job(int argc, char **argv, sigset_t *old)
 		_exit(0);
 	}
 	job[n] = 0;
+	if (niced && setpriority(PRIO_PROCESS, 0, nice0) < 0) {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		report("retry the spare monitor cannot take back its priority: %s", strerror(errno));
+		_exit(1);
+	}
 	static char *args[MAX_JOB_ARGS + 1];
 	int na = 0;
 	args[na++] = argv[0];

@@ -142,6 +142,9 @@ func awaitJob(fd int) ([]string, error) {
 	if err := unix.Dup3(high[jobFds-1], 2, 0); err != nil {
 		return nil, fmt.Errorf("job stderr: %w", err)
 	}
+	if err := takeParentNice(); err != nil {
+		return nil, err
+	}
 	return strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00"), nil
 }
 
@@ -168,6 +171,35 @@ func warmUp() {
 	// create's JSON work (the encoders are cached per type).
 	_, _ = json.Marshal(cfg)
 	_, _ = json.Marshal(&libcontainer.State{BaseState: libcontainer.BaseState{Config: *cfg}})
+}
+
+// takeParentNice gives every thread of this process the niceness of its
+// parent, the monitor: a spare waits niced, and the container it starts
+// (forked from one of these threads) must not inherit that. Niceness is
+// per thread on Linux; a thread started during the first pass is caught by
+// the second.
+func takeParentNice() error {
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, os.Getppid())
+	if err != nil {
+		return fmt.Errorf("monitor's priority: %w", err)
+	}
+	nice := 20 - prio // the raw system call answers 20 - nice
+	for pass := 0; pass < 2; pass++ {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("threads: %w", err)
+		}
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("thread %d: set nice %d: %w", tid, nice, err)
+			}
+		}
+	}
+	return nil
 }
 
 // create makes the bundle's container and starts its init parked, or, with

@@ -41,6 +41,21 @@ func spareCreate(t *testing.T, pid int) int {
 	return 0
 }
 
+// niceOf is the niceness of process pid's main thread.
+func niceOf(t *testing.T, pid int) int {
+	t.Helper()
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	n, err := strconv.Atoi(f[16]) // field 19 of stat; f starts at field 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func cmdline(pid int) string {
 	raw, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return strings.TrimRight(strings.ReplaceAll(string(raw), "\x00", " "), " ")
@@ -81,7 +96,9 @@ func TestSpareMonitors(t *testing.T) {
 
 	for i, tty := range []bool{false, true} {
 		s := waitSpare(t, rt)
-		spareCreate(t, s.PID())
+		if n := niceOf(t, spareCreate(t, s.PID())); n != niceOf(t, os.Getpid())+10 {
+			t.Errorf("waiting spare create command: nice %d, want %d", n, niceOf(t, os.Getpid())+10)
+		}
 		id := "oci-spare-" + strconv.Itoa(i+2)
 		c := newContainer(t, id, []string{"sh", "-c", "echo from spare; exit 5"}, tty)
 		c.rt = rt
@@ -96,6 +113,13 @@ func TestSpareMonitors(t *testing.T) {
 		}
 		if kids := children(t, c.monitor.PID); len(kids) != 1 || kids[0] != c.monitor.InitPID {
 			t.Fatalf("monitor's children %v, want the init %d", kids, c.monitor.InitPID)
+		}
+		// The spare waited niced; its monitor and container do not.
+		if n, want := niceOf(t, c.monitor.PID), niceOf(t, os.Getpid()); n != want {
+			t.Errorf("monitor: nice %d, want %d", n, want)
+		}
+		if n, want := niceOf(t, c.monitor.InitPID), niceOf(t, os.Getpid()); n != want {
+			t.Errorf("container init: nice %d, want %d", n, want)
 		}
 		if b, _ := os.ReadFile(c.opts.Monitor.LogPath); len(b) != 0 {
 			t.Fatalf("output before start: %q", b)
