@@ -163,20 +163,7 @@ func TestSpareGone(t *testing.T) {
 			break
 		}
 	}
-	o := monitor.Options{
-		ExitFile: filepath.Join(dir, "exit.json"),
-		Socket:   filepath.Join(dir, "attach.sock"),
-		LogPath:  filepath.Join(dir, "ctr.log"),
-		Create:   []string{os.Args[0], CreateArg, filepath.Join(dir, "state"), "gone", dir},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.Start(ctx, o); !errors.Is(err, monitor.ErrSpareGone) {
-		t.Fatalf("start on a dead spare: %v, want ErrSpareGone", err)
-	}
-	if _, err := os.Stat(o.Socket); !os.IsNotExist(err) {
-		t.Errorf("socket left: %v", err)
-	}
+	startOnSpare(t, s, dir, "gone", filepath.Join(dir, "ctr.log"))
 	if err := syscall.Kill(s.PID(), 0); err == nil {
 		t.Errorf("spare monitor %d still running", s.PID())
 	}
@@ -194,16 +181,23 @@ func TestSpareCommandLineTooLong(t *testing.T) {
 	for i := 0; i < 45; i++ {
 		long = filepath.Join(long, strings.Repeat("d", 200))
 	}
+	startOnSpare(t, s, dir, "long", filepath.Join(long, "ctr.log"))
+}
+
+// startOnSpare gives spare s a container that it must refuse with
+// ErrSpareGone, having made nothing (no attach socket).
+func startOnSpare(t *testing.T, s *monitor.Spare, dir, id, logPath string) {
+	t.Helper()
 	o := monitor.Options{
 		ExitFile: filepath.Join(dir, "exit.json"),
 		Socket:   filepath.Join(dir, "attach.sock"),
-		LogPath:  filepath.Join(long, "ctr.log"),
-		Create:   []string{os.Args[0], CreateArg, filepath.Join(dir, "state"), "long", dir},
+		LogPath:  logPath,
+		Create:   []string{os.Args[0], CreateArg, filepath.Join(dir, "state"), id, dir},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := s.Start(ctx, o); !errors.Is(err, monitor.ErrSpareGone) {
-		t.Fatalf("start: %v, want ErrSpareGone", err)
+		t.Fatalf("start %s: %v, want ErrSpareGone", id, err)
 	}
 	if _, err := os.Stat(o.Socket); !os.IsNotExist(err) {
 		t.Errorf("socket left: %v", err)
