@@ -74,34 +74,3 @@ func TestServeBadAddress(t *testing.T) {
 		t.Fatal("bad address accepted")
 	}
 }
-
-func TestTextFormat(t *testing.T) {
-	m := New(Sources{Pods: func(context.Context) map[string]int { return nil }})
-	m.ObserveRPC("Ver\"si\\on\n", "OK", 2*time.Millisecond)
-	srv, err := Serve("127.0.0.1:0", m.Handler())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	body := scrape(t, "http://"+srv.Addr()+"/metrics")
-	for _, want := range []string{
-		"# TYPE cri_shim_grpc_request_duration_seconds histogram\n",
-		`cri_shim_grpc_request_duration_seconds_bucket{method="Ver\"si\\on\n",le="0.001"} 0` + "\n",
-		`cri_shim_grpc_request_duration_seconds_bucket{method="Ver\"si\\on\n",le="0.0025"} 1` + "\n",
-		`cri_shim_grpc_request_duration_seconds_bucket{method="Ver\"si\\on\n",le="+Inf"} 1` + "\n",
-		`cri_shim_grpc_request_duration_seconds_sum{method="Ver\"si\\on\n"} 0.002` + "\n",
-		"# TYPE cri_shim_image_pull_duration_seconds histogram\n",
-		"cri_shim_image_pull_duration_seconds_count 0\n",
-		"cri_shim_image_pull_bytes_total 0\n",
-		`cri_shim_pods{state="notready"} 0` + "\n",
-		"# TYPE go_gc_duration_seconds summary\n",
-		"# TYPE process_cpu_seconds_total counter\n",
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("no %q in\n%s", want, body)
-		}
-	}
-	if strings.Contains(body, "cri_shim_image_pulls_total") {
-		t.Errorf("a labelled counter with no sample is written:\n%s", body)
-	}
-}

@@ -3,38 +3,55 @@ package metrics
 import (
 	"context"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // scrapeTimeout bounds the counting done for one scrape.
 const scrapeTimeout = 10 * time.Second
 
-// objectFamilies counts pods, containers and monitors now.
-func (m *Metrics) objectFamilies(ctx context.Context) []family {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scrapeTimeout)
+var (
+	podsDesc = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "pods"),
+		"Pods by state.", []string{"state"}, nil)
+	containersDesc = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "containers"),
+		"Containers by state.", []string{"state"}, nil)
+	monitorsDesc = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "monitor_processes"),
+		"Live container monitor processes (one per created or running container).", nil, nil)
+)
+
+// objects counts pods, containers and monitors at scrape time.
+type objects struct{ src Sources }
+
+// Describe sends the descriptions of the object counts.
+func (o *objects) Describe(ch chan<- *prometheus.Desc) {
+	ch <- podsDesc
+	ch <- containersDesc
+	ch <- monitorsDesc
+}
+
+// Collect counts the objects now.
+func (o *objects) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	var out []family
-	byState := func(name, help string, count func(context.Context) map[string]int, always ...string) {
-		if count == nil {
-			return
+	if o.src.Pods != nil {
+		byState := o.src.Pods(ctx)
+		for _, st := range []string{"ready", "notready"} {
+			byState[st] += 0 // report empty states as 0
 		}
-		n := count(ctx)
-		if n == nil {
-			n = map[string]int{}
+		for st, n := range byState {
+			ch <- prometheus.MustNewConstMetric(podsDesc, prometheus.GaugeValue, float64(n), st)
 		}
-		for _, st := range always {
-			n[st] += 0 // report empty states as 0
-		}
-		g := &gauges{fname: name, help: help, labels: []string{"state"}}
-		for st, v := range n {
-			g.samples = append(g.samples, gaugeSample{labels: []string{st}, v: float64(v)})
-		}
-		out = append(out, g)
 	}
-	byState(Namespace+"_pods", "Pods by state.", m.src.Pods, "ready", "notready")
-	byState(Namespace+"_containers", "Containers by state.", m.src.Containers, "created", "running", "exited")
-	if m.src.Monitors != nil {
-		out = append(out, gauge(Namespace+"_monitor_processes",
-			"Live container monitor processes (one per created or running container).", "", float64(m.src.Monitors(ctx))))
+	if o.src.Containers != nil {
+		byState := o.src.Containers(ctx)
+		for _, st := range []string{"created", "running", "exited"} {
+			byState[st] += 0
+		}
+		for st, n := range byState {
+			ch <- prometheus.MustNewConstMetric(containersDesc, prometheus.GaugeValue, float64(n), st)
+		}
 	}
-	return out
+	if o.src.Monitors != nil {
+		ch <- prometheus.MustNewConstMetric(monitorsDesc, prometheus.GaugeValue, float64(o.src.Monitors(ctx)))
+	}
 }
