@@ -67,7 +67,6 @@ func (s *Spare) PID() int { return s.proc.Pid }
 // ErrSpareGone means the spare made nothing: start a monitor with Start.
 // The spare is used up either way.
 func (s *Spare) Start(ctx context.Context, o Options) (*Monitor, error) {
-	defer s.sock.Close()
 	if len(o.Create) == 0 {
 		s.Close()
 		return nil, errors.New("monitor: no create command")
@@ -77,15 +76,17 @@ func (s *Spare) Start(ctx context.Context, o Options) (*Monitor, error) {
 		args = append(args, "--debug-log="+o.DebugLog)
 	}
 	args = append(append(args, "--"), o.Create...)
-	job := strings.Join(args, "\x00") + "\x00"
-	if strings.Contains(strings.Join(args, ""), "\x00") {
-		s.Close()
-		return nil, fmt.Errorf("monitor: NUL in an argument: %w", ErrSpareGone)
+	for _, a := range args {
+		if strings.ContainsRune(a, 0) {
+			s.Close()
+			return nil, fmt.Errorf("monitor: NUL in an argument: %w", ErrSpareGone)
+		}
 	}
-	if _, err := s.sock.Write([]byte(job)); err != nil {
+	if _, err := s.sock.Write([]byte(strings.Join(args, "\x00") + "\x00")); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("%w: %v", ErrSpareGone, err)
 	}
+	defer s.sock.Close()
 	return awaitReport(ctx, s.proc, s.sock)
 }
 

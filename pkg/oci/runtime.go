@@ -66,10 +66,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*monitor.Monitor
 	if o.RestoreFrom != "" && o.Monitor.TTY {
 		return nil, fmt.Errorf("container %s: restore: a container with a terminal cannot be restored", o.ID)
 	}
-	bin := r.Binary
-	if bin == "" {
-		bin = "/proc/self/exe"
-	}
+	bin := r.binary()
 	mo := o.Monitor
 	mo.Binary = bin
 	mo.Create = []string{bin, CreateArg, r.StateRoot, o.ID, o.Bundle}
@@ -87,6 +84,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (*monitor.Monitor
 		return nil, fmt.Errorf("container %s: create: %w", o.ID, err)
 	}
 	return m, nil
+}
+
+// binary is the cri-shim binary the monitors and create commands run.
+func (r *Runtime) binary() string {
+	if r.Binary == "" {
+		return "/proc/self/exe"
+	}
+	return r.Binary
 }
 
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {

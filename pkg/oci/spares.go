@@ -80,10 +80,7 @@ func (r *Runtime) spareIdle() time.Duration {
 }
 
 func (r *Runtime) startSpare() {
-	bin := r.Binary
-	if bin == "" {
-		bin = "/proc/self/exe"
-	}
+	bin := r.binary()
 	s, err := monitor.StartSpare(bin, []string{bin, CreateArg, spareFlag}, r.StateRoot)
 	p := &r.spares
 	p.mu.Lock()
