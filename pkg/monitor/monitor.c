@@ -155,6 +155,9 @@ static void report(const char *fmt, ...)
 	o.sync_fd = -1;
 }
 
+static pid_t spare_create = -1; // a spare's create command, waiting for its job
+static int spare_job = -1;      // the socket its job goes through
+
 static void fail(const char *fmt, ...)
 {
 	char buf[2048];
@@ -166,6 +169,8 @@ static void fail(const char *fmt, ...)
 	report("error %s", buf);
 	if (o.socket_path)
 		unlink(o.socket_path);
+	if (spare_create > 0)
+		kill(spare_create, SIGKILL); // a spare's create command, waiting or not
 	_exit(1);
 }
 
@@ -655,8 +660,6 @@ static long long mono_ms(void)
 
 // --- spares -------------------------------------------------------------------
 
-static pid_t spare_create = -1; // a spare's create command, waiting for its job
-static int spare_job = -1;      // the socket its job goes through
 
 // set_cmdline rewrites the command line /proc shows in place (argv's own
 // memory, as setproctitle does): args, NUL-separated, then NULs to the end
@@ -741,13 +744,15 @@ static void take_job(int argc, char **argv, sigset_t *old)
 	int na = 0;
 	args[na++] = argv[0];
 	args[na++] = argv[1];
+	// The sync fd first, so that a job that does not parse is reported.
+	static char sync_arg[32];
+	snprintf(sync_arg, sizeof(sync_arg), "--sync-fd=%d", o.sync_fd);
+	args[na++] = sync_arg;
 	for (char *p = job; p < job + n && na < MAX_JOB_ARGS; p += strlen(p) + 1)
 		args[na++] = p;
 	args[na] = NULL;
-	int sync_fd = o.sync_fd;
 	memset(&o, 0, sizeof(o));
 	parse_args(na, args);
-	o.sync_fd = sync_fd;
 	if (o.debug_log) {
 		int fd = open(o.debug_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd >= 0) {
@@ -759,8 +764,10 @@ static void take_job(int argc, char **argv, sigset_t *old)
 	static char *full[MAX_JOB_ARGS + 8];
 	int nf = 0;
 	for (int i = 0; i < na; i++) {
+		if (args[i] == sync_arg)
+			continue; // it goes last, as in a monitor started for its container
 		if (!strcmp(args[i], "--")) {
-			full[nf++] = "--sync-fd=3";
+			full[nf++] = sync_arg;
 			full[nf++] = "--spare";
 			full[nf++] = "--";
 			for (char **a = o.create_argv; *a && nf < MAX_JOB_ARGS + 6; a++)
