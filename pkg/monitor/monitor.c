@@ -661,6 +661,18 @@ static long long mono_ms(void)
 // --- spares -------------------------------------------------------------------
 
 
+// exec_create runs the create command in a forked child, its fds in place,
+// with the signal mask and SIGPIPE disposition the monitor had before it
+// took signals over.
+static void exec_create(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(o.create_argv[0], o.create_argv);
+	dprintf(2, "exec %s: %s", o.create_argv[0], strerror(errno));
+	_exit(127);
+}
+
 // set_cmdline rewrites the command line /proc shows in place (argv's own
 // memory, as setproctitle does): args, NUL-separated, then NULs to the end
 // of the original area. It returns -1 when they do not fit.
@@ -712,11 +724,7 @@ static void take_job(int argc, char **argv, sigset_t *old)
 				_exit(120);
 		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)
 			_exit(121);
-		sigprocmask(SIG_SETMASK, old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(o.create_argv[0], o.create_argv);
-		dprintf(2, "exec %s: %s", o.create_argv[0], strerror(errno));
-		_exit(127);
+		exec_create(old);
 	}
 	close(sp[1]);
 	spare_create = c;
@@ -900,11 +908,7 @@ static int monitor_main(int argc, char **argv)
 				_exit(120);
 		if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(errp[1], 2) < 0)
 			_exit(121);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(o.create_argv[0], o.create_argv);
-		dprintf(2, "exec %s: %s", o.create_argv[0], strerror(errno));
-		_exit(127);
+		exec_create(&old);
 	}
 	close(res[1]);
 	close(errp[1]);

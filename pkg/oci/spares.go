@@ -67,8 +67,13 @@ func (r *Runtime) refill() {
 		p.starting++
 		go r.startSpare()
 	}
-	if p.timer == nil {
-		p.timer = time.AfterFunc(r.spareIdle(), r.expireSpares)
+	r.armExpiryLocked()
+}
+
+// armExpiryLocked starts the spares' expiry unless it runs; r.spares.mu held.
+func (r *Runtime) armExpiryLocked() {
+	if r.spares.timer == nil {
+		r.spares.timer = time.AfterFunc(r.spareIdle(), r.expireSpares)
 	}
 }
 
@@ -95,9 +100,7 @@ func (r *Runtime) startSpare() {
 		return
 	}
 	p.idle = append(p.idle, s)
-	if p.timer == nil {
-		p.timer = time.AfterFunc(r.spareIdle(), r.expireSpares)
-	}
+	r.armExpiryLocked()
 	p.mu.Unlock()
 }
 
