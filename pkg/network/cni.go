@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/containernetworking/cni/libcni"
@@ -30,6 +31,53 @@ type CNI struct {
 	cfg func() *config.Config
 	// podCIDR is the kubelet's pod CIDR (UpdateRuntimeConfig), if any.
 	podCIDR atomic.Pointer[[]netip.Prefix]
+	// firstAdds holds a *firstAdd per network name.
+	firstAdds sync.Map
+}
+
+// firstAdd serializes a network's plugin ADDs until one has succeeded.
+// Plugins set up host-wide state on their first ADD with a check and then a
+// create (portmap's CNI-HOSTPORT-* chains, firewall's CNI-FORWARD): two
+// first ADDs at once, as a node's pods start after a reboot, fail one pod
+// with "chain already exists" (containernetworking/plugins#418 and the
+// nf_tables exit status 4 that EnsureChain does not take for "exists").
+// Once an ADD has succeeded, ADDs run in parallel; a failed one makes the
+// next serialized again, in case that state was removed meanwhile.
+type firstAdd struct {
+	// turn is held by the ADD running alone (a channel, so that a caller
+	// gone waits no more).
+	turn chan struct{}
+	done atomic.Bool
+}
+
+// enter waits for the network's first ADD when none has succeeded yet, and
+// returns the function to call with the ADD's outcome.
+func (f *firstAdd) enter(ctx context.Context) (leave func(ok bool), err error) {
+	if !f.done.Load() {
+		select {
+		case f.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if !f.done.Load() {
+			return func(ok bool) {
+				f.done.Store(ok)
+				<-f.turn
+			}, nil
+		}
+		<-f.turn
+	}
+	return func(ok bool) {
+		if !ok {
+			f.done.Store(false)
+		}
+	}, nil
+}
+
+// firstAddOf returns the gate of network name.
+func (c *CNI) firstAddOf(name string) *firstAdd {
+	f, _ := c.firstAdds.LoadOrStore(name, &firstAdd{turn: make(chan struct{}, 1)})
+	return f.(*firstAdd)
 }
 
 // NewCNI returns the pod network over the settings cfg returns.
@@ -113,7 +161,12 @@ func (c *CNI) Add(ctx context.Context, a *Attachment) (*Result, error) {
 	if b, ok := inProcess(a, list); ok {
 		return b.add(ctx, a)
 	}
+	leave, err := c.firstAddOf(list.Name).enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: waiting for the first cni add to network %s: %w", a.PodID, a.Network, err)
+	}
 	r, err := c.lib().AddNetworkList(ctx, list, a.runtimeConf())
+	leave(err == nil)
 	if err != nil {
 		var perr *types.Error
 		if errors.As(err, &perr) {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,5 +194,58 @@ func TestResultIgnoresHostSide(t *testing.T) {
 	r, err := resultOf(&types100.Result{CNIVersion: "1.1.0"})
 	if err != nil || len(r.IPs) != 0 {
 		t.Fatal(r, err)
+	}
+}
+
+// TestFirstAddsOneAtATime: a plugin that sets up host-wide state on its
+// first ADD with a check and then a create (as portmap makes its chains)
+// fails when two first ADDs run at once; the network's ADDs run one at a
+// time until one succeeded, then in parallel.
+func TestFirstAddsOneAtATime(t *testing.T) {
+	c, cfg := testCNI(t, 10*time.Second)
+	writeConf(t, cfg, "1.1.0", "chains")
+	chain, running := filepath.Join(cfg.RootDir, "chain"), filepath.Join(cfg.RootDir, "running")
+	// The chain is made once; mkdir fails when another ADD made it since
+	// the check. The ADDs that found it record how many ran alongside.
+	writePlugin(t, cfg, "chains", `[ "$CNI_COMMAND" = ADD ] || { echo '{}'; exit 0; }
+if [ ! -d `+chain+` ]; then
+  sleep 0.2
+  mkdir `+chain+` 2>/dev/null || { echo '{"cniVersion":"1.1.0","code":999,"msg":"chain already exists"}'; exit 1; }
+else
+  mkdir `+running+`.$$; sleep 0.5; ls -d `+running+`.* | wc -l > `+running+`.$$/seen
+fi
+echo '{"cniVersion":"1.1.0","ips":[{"address":"10.1.0.5/24"}]}'
+`)
+	add := func(n int) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a, err := c.Plan(fmt.Sprintf("%016x", i), "/nonexistent", PodMeta{Namespace: "ns", Name: "n", UID: "u"}, Capabilities{})
+				if err == nil {
+					_, err = c.Add(context.Background(), a)
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		return errs
+	}
+	for i, err := range add(4) {
+		if err != nil {
+			t.Errorf("first ADDs, pod %d: %v", i, err)
+		}
+	}
+	seen, _ := filepath.Glob(running + ".*/seen")
+	most := 0
+	for _, s := range seen {
+		b, _ := os.ReadFile(s)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		most = max(most, n)
+	}
+	if len(seen) != 3 || most < 2 {
+		t.Errorf("the 3 ADDs after the first: %d ran, at most %d at once; want 3, in parallel", len(seen), most)
 	}
 }
