@@ -13,8 +13,9 @@ CNI_BIN_DIR=${CNI_BIN_DIR:-/opt/cni/bin}
 
 log() { echo "deps: $*" >&2; }
 
-# Debian packages: headers for seccomp, and the host tools tests and critest use.
-install_packages libseccomp-dev iptables busybox util-linux procps iproute2 kmod
+# Debian packages: the C toolchain with the static libc and libseccomp the
+# binary links in, and the host tools tests and critest use.
+install_packages gcc libc6-dev libseccomp-dev iptables busybox util-linux procps iproute2 kmod
 
 # cri-tools: crictl, critest (a Ginkgo test binary) and the ginkgo CLI.
 tools="$TOOLS_DIR/cri-tools-$CRI_TOOLS_VERSION"
