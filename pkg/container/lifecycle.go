@@ -171,7 +171,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		case <-c.exited:
 			return nil
 		case <-time.After(timeout):
-			klog.V(2).Infof("container %s: still running %s after %v: killing it", id, timeout, sig)
+			klog.Warningf("container %s: still running %s after %v: killing it (%s)", id, timeout, sig, m.rt.InitSignals(id))
 		case <-ctx.Done():
 			return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
 		}

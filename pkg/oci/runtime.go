@@ -20,6 +20,7 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
+	"k8s.io/klog/v2"
 
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 	"github.com/cri-shim/cri-shim/pkg/monitor"
@@ -125,7 +126,12 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	if err != nil {
 		return err
 	}
-	if err := c.Signal(sig); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+	err = c.Signal(sig)
+	if errors.Is(err, libcontainer.ErrNotRunning) {
+		klog.V(2).Infof("container %s: %v not sent: its init is gone", id, sig)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("container %s: signal %v: %w", id, sig, err)
 	}
 	return nil

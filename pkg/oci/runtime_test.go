@@ -164,6 +164,10 @@ func TestSignalStops(t *testing.T) {
 	if st, _ := c.rt.Status(ctx, c.id); st != libcontainer.Running {
 		t.Fatalf("after start: %v", st)
 	}
+	// What a stop that timed out logs of the init.
+	if d := c.rt.InitSignals(c.id); !strings.Contains(d, "libcontainer status running, init ") || !strings.Contains(d, "Name=sleep") || !strings.Contains(d, "SigBlk=") {
+		t.Errorf("init signals: %s", d)
+	}
 	if err := c.rt.Signal(ctx, c.id, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
