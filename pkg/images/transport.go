@@ -2,6 +2,7 @@ package images
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -58,10 +59,21 @@ type endpointTransport struct {
 	ep   config.Endpoint
 }
 
+// errHTTPOnly refuses https to an endpoint written http://.
+var errHTTPOnly = errors.New("the endpoint is configured http://")
+
 func (t *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !t.ep.PlainHTTP {
 		return nil, fmt.Errorf("refusing plain http to %s: endpoint %s is not configured for http: %w",
 			req.URL.Host, t.ep.Host, errdefs.ErrFailedPrecondition)
+	}
+	// go-containerregistry pings a registry it may reach over http with
+	// https and http at once. A mirror written http:// (PlainHTTP without
+	// SkipTLSVerify, which an insecure registry has) is not tried over
+	// https: that was a TLS handshake on every pull, its code and key
+	// generation run for nothing. Other hosts (a token server) keep https.
+	if req.URL.Scheme == "https" && t.ep.PlainHTTP && !t.ep.SkipTLSVerify && strings.EqualFold(req.URL.Host, t.ep.Host) {
+		return nil, fmt.Errorf("refusing https to %s: %w", req.URL.Host, errHTTPOnly)
 	}
 	if t.ep.PathPrefix != "" && strings.EqualFold(req.URL.Host, t.ep.Host) && strings.HasPrefix(req.URL.Path, "/v2") {
 		req = req.Clone(req.Context())
