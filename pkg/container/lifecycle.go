@@ -138,6 +138,10 @@ func (m *Manager) start(ctx context.Context, id string) error {
 	return nil
 }
 
+// slowStop is how long a container may take to exit on its stop signal
+// before Stop logs (at level 2) what its init is doing.
+const slowStop = 10 * time.Second
+
 // Stop stops a container: its stop signal, then SIGKILL after timeout
 // (at once when timeout is 0). Stopping an exited container does nothing.
 func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) error {
@@ -166,6 +170,17 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		}
 		if err := m.rt.Signal(ctx, id, sig); err != nil {
 			return err
+		}
+		if timeout > slowStop {
+			select {
+			case <-c.exited:
+				return nil
+			case <-time.After(slowStop):
+				klog.V(2).Infof("container %s: still running %s after %v (%s)", id, slowStop, sig, m.rt.InitSignals(id))
+				timeout -= slowStop
+			case <-ctx.Done():
+				return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
+			}
 		}
 		select {
 		case <-c.exited:
