@@ -106,14 +106,25 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 	return c, nil
 }
 
-// Start lets a created container's init run the user's process.
+// Start lets a created container's init run the user's process, and returns
+// once the init has exec'd it. Until then the init is libcontainer's
+// multi-threaded Go code: a signal sent in that window (a StopContainer
+// right after StartContainer) can be taken by one of its threads that the
+// exec then ends, and is lost: the user's process never sees it.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	c, err := r.load(id)
 	if err != nil {
 		return err
 	}
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("container %s: state: %w", id, err)
+	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("container %s: start: %w", id, err)
+	}
+	if err := waitExec(ctx, st.InitProcessPid, st.InitProcessStartTime); err != nil {
+		klog.Warningf("container %s: %v", id, err)
 	}
 	return nil
 }
