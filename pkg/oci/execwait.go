@@ -18,14 +18,16 @@ const initComm = "runc:[2:INIT]"
 const execWaitLimit = 2 * time.Second
 
 // waitExec waits until the process pid, started at startTime (clock ticks
-// since boot, as /proc/PID/stat gives it), is no longer libcontainer's init:
-// it exec'd, exited, or its PID is another process's.
+// since boot, as /proc/PID/stat gives it), can no longer lose a signal as
+// libcontainer's init: it is inside its exec with its other threads gone
+// (one thread left: a signal now waits for the new program), it exec'd, it
+// exited, or its PID is another process's.
 func waitExec(ctx context.Context, pid int, startTime uint64) error {
 	deadline := time.Now().Add(execWaitLimit)
 	pause := 50 * time.Microsecond
 	for {
-		comm, start, err := procStat(pid)
-		if err != nil || start != startTime || comm != initComm {
+		st, err := procStat(pid)
+		if err != nil || st.start != startTime || st.comm != initComm || st.threads == 1 {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -40,29 +42,41 @@ func waitExec(ctx context.Context, pid int, startTime uint64) error {
 	}
 }
 
-// procStat reads a process's name (comm) and start time from
+// stat is what waitExec reads of a process.
+type stat struct {
+	comm    string
+	threads int
+	start   uint64
+}
+
+// procStat reads a process's name (comm), thread count and start time from
 // /proc/PID/stat; a zombie has none to report (an error).
-func procStat(pid int) (comm string, start uint64, err error) {
+func procStat(pid int) (stat, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return "", 0, err
+		return stat{}, err
 	}
 	// "PID (COMM) STATE PPID ..." where COMM may hold spaces and ')'.
 	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if open < 0 || end < open {
-		return "", 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
 	f := bytes.Fields(b[end+1:])
-	// f[0] is the state (field 3), the start time is field 22.
+	// f[0] is field 3 (state): the thread count is field 20, the start
+	// time field 22.
 	if len(f) < 20 {
-		return "", 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
 	if f[0][0] == 'Z' || f[0][0] == 'X' {
-		return "", 0, fmt.Errorf("process %d has exited", pid)
+		return stat{}, fmt.Errorf("process %d has exited", pid)
 	}
-	start, err = strconv.ParseUint(string(f[19]), 10, 64)
+	threads, err := strconv.Atoi(string(f[17]))
 	if err != nil {
-		return "", 0, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
+		return stat{}, fmt.Errorf("/proc/%d/stat: threads: %w", pid, err)
 	}
-	return string(b[open+1 : end]), start, nil
+	start, err := strconv.ParseUint(string(f[19]), 10, 64)
+	if err != nil {
+		return stat{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
+	}
+	return stat{comm: string(b[open+1 : end]), threads: threads, start: start}, nil
 }

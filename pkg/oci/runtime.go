@@ -107,10 +107,11 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 }
 
 // Start lets a created container's init run the user's process, and returns
-// once the init has exec'd it. Until then the init is libcontainer's
-// multi-threaded Go code: a signal sent in that window (a StopContainer
-// right after StartContainer) can be taken by one of its threads that the
-// exec then ends, and is lost: the user's process never sees it.
+// once the init is alone in its exec of it (or past it). Until then the init
+// is libcontainer's multi-threaded Go code: a signal sent in that window (a
+// StopContainer right after StartContainer) can be taken by one of its
+// threads that the exec then ends, and is lost: the user's process never
+// sees it.
 func (r *Runtime) Start(ctx context.Context, id string) error {
 	c, err := r.load(id)
 	if err != nil {
