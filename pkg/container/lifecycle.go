@@ -171,13 +171,14 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		if err := m.rt.Signal(ctx, id, sig); err != nil {
 			return err
 		}
-		if timeout > slowStop {
+		grace := timeout
+		if grace > slowStop {
 			select {
 			case <-c.exited:
 				return nil
 			case <-time.After(slowStop):
 				klog.V(2).Infof("container %s: still running %s after %v (%s)", id, slowStop, sig, m.rt.InitSignals(id))
-				timeout -= slowStop
+				grace -= slowStop
 			case <-ctx.Done():
 				return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
 			}
@@ -185,8 +186,8 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		select {
 		case <-c.exited:
 			return nil
-		case <-time.After(timeout):
-			klog.Warningf("container %s: still running %s after %v: killing it (%s)", id, timeout, sig, m.rt.InitSignals(id))
+		case <-time.After(grace):
+			klog.V(2).Infof("container %s: still running %s after %v: killing it (%s)", id, timeout, sig, m.rt.InitSignals(id))
 		case <-ctx.Done():
 			return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
 		}
