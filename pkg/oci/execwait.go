@@ -1,12 +1,11 @@
 package oci
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // initComm is the name nsexec gives libcontainer's init (stage 2) until it
@@ -27,7 +26,7 @@ func waitExec(ctx context.Context, pid int, startTime uint64) error {
 	pause := 50 * time.Microsecond
 	for {
 		st, err := procStat(pid)
-		if err != nil || st.start != startTime || st.comm != initComm || st.threads == 1 {
+		if err != nil || st.Starttime != startTime || st.Comm != initComm || st.NumThreads == 1 {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -42,41 +41,19 @@ func waitExec(ctx context.Context, pid int, startTime uint64) error {
 	}
 }
 
-// stat is what waitExec reads of a process.
-type stat struct {
-	comm    string
-	threads int
-	start   uint64
-}
-
-// procStat reads a process's name (comm), thread count and start time from
-// /proc/PID/stat; a zombie has none to report (an error).
-func procStat(pid int) (stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// procStat reads a process's /proc/PID/stat; a zombie has nothing to
+// report (an error).
+func procStat(pid int) (procfs.ProcStat, error) {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return stat{}, err
+		return procfs.ProcStat{}, err
 	}
-	// "PID (COMM) STATE PPID ..." where COMM may hold spaces and ')'.
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	f := bytes.Fields(b[end+1:])
-	// f[0] is field 3 (state): the thread count is field 20, the start
-	// time field 22.
-	if len(f) < 20 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: malformed", pid)
-	}
-	if f[0][0] == 'Z' || f[0][0] == 'X' {
-		return stat{}, fmt.Errorf("process %d has exited", pid)
-	}
-	threads, err := strconv.Atoi(string(f[17]))
+	st, err := p.Stat()
 	if err != nil {
-		return stat{}, fmt.Errorf("/proc/%d/stat: threads: %w", pid, err)
+		return procfs.ProcStat{}, err
 	}
-	start, err := strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return stat{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
+	if st.State == "Z" || st.State == "X" {
+		return procfs.ProcStat{}, fmt.Errorf("process %d has exited", pid)
 	}
-	return stat{comm: string(b[open+1 : end]), threads: threads, start: start}, nil
+	return st, nil
 }

@@ -31,8 +31,8 @@ func TestStartReturnsAfterExec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st2.comm != "sleep" && st2.threads != 1 {
-			t.Fatalf("container %d: init %d is %q with %d threads when Start returned, want sleep or the init alone in its exec", i, st.InitProcessPid, st2.comm, st2.threads)
+		if st2.Comm != "sleep" && st2.NumThreads != 1 {
+			t.Fatalf("container %d: init %d is %q with %d threads when Start returned, want sleep or the init alone in its exec", i, st.InitProcessPid, st2.Comm, st2.NumThreads)
 		}
 	}
 }
@@ -66,8 +66,8 @@ func TestWaitExec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.comm == initComm && st.threads > 1 {
-			start = st.start
+		if st.Comm == initComm && st.NumThreads > 1 {
+			start = st.Starttime
 			break
 		}
 		time.Sleep(10 * time.Millisecond)

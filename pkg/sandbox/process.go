@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/cri-shim/cri-shim/pkg/sandbox/podinit"
@@ -83,21 +83,15 @@ func (m *Manager) spawnPodInit(sb *Sandbox, flags uintptr) (proc *Process, exite
 
 // procStat reads a process's start time and state from /proc/PID/stat.
 func procStat(pid int) (start uint64, state string, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0, "", err
 	}
-	// The command name may hold spaces and parentheses: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, "", fmt.Errorf("/proc/%d/stat: unreadable", pid)
+	st, err := p.Stat()
+	if err != nil {
+		return 0, "", err
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, "", fmt.Errorf("/proc/%d/stat: unreadable", pid)
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	return start, f[0], err
+	return st.Starttime, st.State, nil
 }
 
 // alive reports whether p still runs (a zombie does not).
