@@ -171,25 +171,26 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		if err := m.rt.Signal(ctx, id, sig); err != nil {
 			return err
 		}
-		grace := timeout
-		if grace > slowStop {
+		// slow fires once, for the log; nil (never) for a short timeout.
+		var slow <-chan time.Time
+		if timeout > slowStop {
+			slow = time.After(slowStop)
+		}
+		killAt := time.After(timeout)
+	wait:
+		for {
 			select {
 			case <-c.exited:
 				return nil
-			case <-time.After(slowStop):
+			case <-slow:
 				klog.V(2).Infof("container %s: still running %s after %v (%s)", id, slowStop, sig, m.rt.InitSignals(id))
-				grace -= slowStop
+				slow = nil
+			case <-killAt:
+				klog.V(2).Infof("container %s: still running %s after %v: killing it (%s)", id, timeout, sig, m.rt.InitSignals(id))
+				break wait
 			case <-ctx.Done():
 				return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
 			}
-		}
-		select {
-		case <-c.exited:
-			return nil
-		case <-time.After(grace):
-			klog.V(2).Infof("container %s: still running %s after %v: killing it (%s)", id, timeout, sig, m.rt.InitSignals(id))
-		case <-ctx.Done():
-			return fmt.Errorf("container %s: stop: %w", id, ctx.Err())
 		}
 	}
 	if err := m.rt.Signal(ctx, id, unix.SIGKILL); err != nil {
