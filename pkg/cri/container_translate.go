@@ -2,6 +2,7 @@ package cri
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -68,8 +69,8 @@ func mount(name string, m *runtimeapi.Mount) (spec.Mount, error) {
 	case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
 		mt.Propagation = spec.PropagationBidirectional
 	}
-	if mt.ContainerPath == "" {
-		return mt, fmt.Errorf("container %q: a mount needs a container path: %w", name, errdefs.ErrInvalidArgument)
+	if !filepath.IsAbs(mt.ContainerPath) {
+		return mt, fmt.Errorf("container %q: mount container path %q is not absolute: %w", name, mt.ContainerPath, errdefs.ErrInvalidArgument)
 	}
 	img := m.GetImage()
 	if img.GetImage() == "" {

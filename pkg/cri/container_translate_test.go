@@ -30,6 +30,8 @@ func TestImageVolumeTranslation(t *testing.T) {
 		"read-write":          {ContainerPath: "/iv", Image: img},
 		"host path too":       {ContainerPath: "/iv", Readonly: true, Image: img, HostPath: "/etc"},
 		"no container path":   {Readonly: true, Image: img},
+		"relative path":       {ContainerPath: "../../etc", HostPath: "/"},
+		"relative image path": {ContainerPath: "iv", Readonly: true, Image: img},
 		"no host path":        {ContainerPath: "/x"},
 		"sub path, no image":  {ContainerPath: "/x", HostPath: "/etc", ImageSubPath: "a"},
 		"container path only": {ContainerPath: "/x", Readonly: true},
