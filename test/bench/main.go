@@ -44,6 +44,7 @@ type options struct {
 	goBenchtime              string
 	goCount                  int
 	hold                     time.Duration
+	holdIdle                 time.Duration
 	render                   string
 	skip                     map[string]bool
 }
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&o.goCount, "go-count", 3, "-count of the Go benchmarks")
 	flag.BoolVar(&o.integration, "integration", false, "also run BenchmarkPodSandbox of test/integration (uses the integration tests' bridge: not while they run)")
 	flag.DurationVar(&o.hold, "hold", 0, "keep the largest batch of parallel pods running this long after measuring memory, to look at them")
+	flag.DurationVar(&o.holdIdle, "hold-idle", 0, "wait this long after measuring each daemon's idle memory, to look at it (hack/rssmap, hack/pclnmap)")
 	flag.StringVar(&o.render, "render", "", "only write the report again (results.md, latency.svg) from this results.json, e.g. after a change to the report code")
 	flag.StringVar(&skip, "skip", "", "benchmarks to leave out, comma separated: "+strings.Join(suiteNames(), ","))
 	flag.Parse()
@@ -162,6 +164,14 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		if err := measureIdle(t, res, "memory.daemon.idle", "daemon RSS, idle (started, images pulled)"); err != nil {
 			return err
+		}
+		if o.holdIdle > 0 {
+			fmt.Printf("holding idle %s (pid %d) for %s\n", t.name, t.daemon.PID(), o.holdIdle)
+			select {
+			case <-time.After(o.holdIdle):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		// The first pod makes the bridge: keep it out of the figures.
 		pod, _, _, err := t.startPod(ctx, "warmup")
