@@ -110,6 +110,7 @@ lint:
 	@out=$$(gofmt -l cmd pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
 	staticcheck -tags '$(TAGS)' ./...
+	TAGS='$(TAGS)' ./hack/check-deadcode.sh
 
 fmt:
 	gofmt -w cmd pkg test

@@ -94,3 +94,5 @@ require (
 	gotest.tools/v3 v3.5.2 // indirect
 	sigs.k8s.io/knftables v0.0.22 // indirect
 )
+
+replace github.com/opencontainers/runc => ./third_party/runc

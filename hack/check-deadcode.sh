@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fails when the daemon's binary holds a call the Go linker cannot resolve
+# to method names: reflect.Value.Method or MethodByName (or reflect.Type's)
+# with a name known only at run time. One such call anywhere makes the
+# linker keep every exported method of every type in the binary: with
+# libcontainer's CRIU debug logging (patched in third_party/runc) the binary
+# was 26.0 MB instead of 21.5 MB, and the idle daemon's RSS 2 MiB larger,
+# since the kernel maps most of the binary's pages (see hack/rssmap).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tags=${TAGS:-seccomp grpcnotrace nri_no_wasm netgo osusergo}
+deps=$(mktemp)
+trap 'rm -f "$deps"' EXIT
+go build -tags "$tags" -ldflags=-dumpdep -o /dev/null ./cmd/cri-shim 2>"$deps"
+if grep -q '<ReflectMethod>' "$deps"; then
+	echo "check-deadcode: these functions call reflect's Method or MethodByName with a name known only at run time,"
+	echo "so the linker keeps every exported method in the binary (go build -ldflags=-dumpdep shows what reaches them):"
+	grep '<ReflectMethod>' "$deps" | awk '{print "  " $1}' | sort -u
+	exit 1
+fi
+echo "check-deadcode: ok (the linker drops unused methods)"
