@@ -165,13 +165,8 @@ func run(ctx context.Context, o options) (err error) {
 		if err := measureIdle(t, res, "memory.daemon.idle", "daemon RSS, idle (started, images pulled)"); err != nil {
 			return err
 		}
-		if o.holdIdle > 0 {
-			fmt.Printf("holding idle %s (pid %d) for %s\n", t.name, t.daemon.PID(), o.holdIdle)
-			select {
-			case <-time.After(o.holdIdle):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := holdFor(ctx, o.holdIdle, fmt.Sprintf("idle %s (pid %d)", t.name, t.daemon.PID())); err != nil {
+			return err
 		}
 		// The first pod makes the bridge: keep it out of the figures.
 		pod, _, _, err := t.startPod(ctx, "warmup")

@@ -1,9 +1,25 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
+
+// holdFor keeps what is named running for d (none when d is 0), so that it
+// can be looked at; it returns the context's error if that ends first.
+func holdFor(ctx context.Context, d time.Duration, what string) error {
+	if d <= 0 {
+		return nil
+	}
+	fmt.Printf("holding %s for %s\n", what, d)
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // settle is how long a runtime is left alone before its memory is read.
 const settle = 3 * time.Second

@@ -166,13 +166,8 @@ func benchParallelPods(ctx context.Context, t *target, res *Results, n int, meas
 		res.figure(key+".cpu", "pods", fmt.Sprintf("%d pods started in parallel: host CPU time per pod (every process)", n), "ms", false, t.name, (cpu1-cpu0)*1000/float64(n))
 		if measureMemory {
 			firstErr = measureRunning(t, res, n)
-			if hold > 0 {
-				fmt.Printf("holding %d running pods of %s for %s\n", n, t.name, hold)
-				select {
-				case <-time.After(hold):
-				case <-ctx.Done():
-				}
-			}
+			// Removed below even when the context ends during the hold.
+			_ = holdFor(ctx, hold, fmt.Sprintf("%d running pods of %s", n, t.name))
 		}
 	}
 	t1 := time.Now()
