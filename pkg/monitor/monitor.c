@@ -277,7 +277,9 @@ static void write_record(const char *ts, struct stream *s, int partial, const ch
 }
 
 // log_data splits output into records: one per line, lines longer than
-// max_line cut into partial records.
+// max_line cut into partial records. A full buffer is kept until more of
+// the line comes, so the line's last record is always an F record, even
+// when a line without a newline ends the output at a multiple of max_line.
 static void log_data(struct stream *s, const char *p, size_t n)
 {
 	char ts[64];
@@ -285,8 +287,8 @@ static void log_data(struct stream *s, const char *p, size_t n)
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
 		size_t take = nl ? (size_t)(nl - p) : n;
-		// Fill the line buffer up to max_line, flushing partials.
-		while (s->len + take >= o.max_line) {
+		// Cut partials while more than max_line of the line is known.
+		while (s->len + take > o.max_line) {
 			size_t room = o.max_line - s->len;
 			if (s->len == 0) {
 				write_record(ts, s, 1, p, room);
