@@ -2,7 +2,8 @@
 // operations, for tests only: an environment variable holds
 // "step=action[,step=action]", and nothing is injected without it.
 // Actions: "error" fails the step, "kill" kills the daemon with SIGKILL at
-// it, "hang" blocks it for an hour (for a test to kill the daemon mid-step).
+// it, "hang" blocks it for an hour (for a test to kill the daemon mid-step),
+// "sleepDURATION" (e.g. "sleep2s") delays it.
 package faultinject
 
 import (
@@ -36,7 +37,14 @@ func (p Points) At(step string) error {
 	if p == nil {
 		return nil
 	}
-	switch p[step] {
+	action := p[step]
+	if d, ok := strings.CutPrefix(action, "sleep"); ok {
+		if d, err := time.ParseDuration(d); err == nil {
+			time.Sleep(d)
+			return nil
+		}
+	}
+	switch action {
 	case "error":
 		return fmt.Errorf("injected fault at step %s", step)
 	case "kill":

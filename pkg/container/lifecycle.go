@@ -46,9 +46,11 @@ func (m *Manager) watchLocked(c *ctr, mon *monitor.Monitor) {
 // runtime state, rootfs and image volume mounts, and wakes whoever waits
 // for the exit.
 func (m *Manager) recordExit(c *ctr) {
+	// An exit during a start is recorded after the start is: a start
+	// always ends, so the wait has no bound.
+	_ = c.lockSettled(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c.mu.Lock()
 	rec := &c.rec
 	p := m.paths(rec.ID)
 	exited := false
@@ -109,18 +111,35 @@ func (m *Manager) finishExit(ctx context.Context, c *ctr, snapshot Record, exite
 }
 
 // start runs a created container's process (Start, in nri.go, wraps it).
+// c.mu is not held while the process starts: the container is marked
+// starting instead, so that status and list calls go on, and what would
+// change its state waits for the start to record its outcome.
 func (m *Manager) start(ctx context.Context, id string) error {
 	c, ok := m.get(id)
 	if !ok {
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.rec.State != StateCreated {
+		c.mu.Unlock()
 		return fmt.Errorf("container %s is %s, not created: %w", id, c.rec.State, errdefs.ErrFailedPrecondition)
 	}
-	if c.rec.Restore != "" {
-		return m.startRestored(ctx, c)
+	if c.starting != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("container %s is being started: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	done := make(chan struct{})
+	c.starting = done
+	rec := c.rec
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.starting = nil
+		c.mu.Unlock()
+		close(done)
+	}()
+	if rec.Restore != "" {
+		return m.startRestored(ctx, c, rec)
 	}
 	// Taken before the release: a process that exits at once must not
 	// finish before it started.
@@ -129,6 +148,9 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
 	_ = m.faults.At("start")
+	// The state is still created: its changes wait for c.starting.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.rec.State = StateRunning
 	c.rec.StartedAt = started
 	if err := m.save(ctx, &c.rec); err != nil {
@@ -149,7 +171,10 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 	if !ok {
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 	}
-	c.mu.Lock()
+	// A stop right after a start stops the started process, with its grace.
+	if err := c.lockSettled(ctx); err != nil {
+		return err
+	}
 	state, stopSig, unrestored := c.rec.State, c.rec.StopSig, c.rec.Restore != ""
 	c.mu.Unlock()
 	switch state {
@@ -157,7 +182,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 		return nil
 	case StateCreated:
 		if unrestored {
-			return m.stopUnrestored(ctx, c)
+			return m.stopUnrestored(ctx, c, timeout)
 		}
 		// A parked init never ran the user's process: no grace to give.
 		timeout = 0
@@ -213,10 +238,20 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
-	if err := m.Stop(ctx, id, 0); err != nil {
-		return err
+	// Stopped and settled; a start between the two runs the loop once more
+	// (a container starts at most once).
+	for {
+		if err := m.Stop(ctx, id, 0); err != nil {
+			return err
+		}
+		if err := c.lockSettled(ctx); err != nil {
+			return err
+		}
+		if c.rec.State != StateRunning {
+			break
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rec.State != StateRemoving {
 		c.rec.State = StateRemoving

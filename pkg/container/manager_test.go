@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter"
 
+	"github.com/cri-shim/cri-shim/internal/faultinject"
 	"github.com/cri-shim/cri-shim/internal/testrootfs"
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
@@ -270,6 +272,65 @@ func TestStopGraceful(t *testing.T) {
 	}
 	if r, _ := e.m.Get(ctx, id); r.ExitCode != 0 || r.Reason != ReasonCompleted {
 		t.Fatalf("after stop: %+v", r)
+	}
+}
+
+// TestStartHoldsNoLock: while a start is between the process's start and
+// its record (a fault point sleeps there), the container answers status
+// queries (created, as before the start) instead of waiting on the start;
+// an exit in that window is recorded after the start is (started before
+// it finished, not "never ran"), in that order; a stop waits for the start
+// and stops the started process with its grace.
+func TestStartHoldsNoLock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var events []State
+	e.m.o.Events = func(ev Event) {
+		mu.Lock()
+		events = append(events, ev.State)
+		mu.Unlock()
+	}
+	e.m.faults = faultinject.Points{"start": "sleep2s"}
+
+	quick := e.create(t, "quick", "sh", "-c", "echo ran; exit 5")
+	started := make(chan error, 1)
+	go func() { started <- e.m.Start(ctx, quick) }()
+	waitLog(t, filepath.Join(e.logDir, "quick.log"), "ran") // the process ran and exits
+	r, err := e.m.Get(ctx, quick)
+	select {
+	case err := <-started:
+		t.Fatalf("start (%v) ended before the status query returned: the query waited on it", err)
+	default:
+	}
+	if err != nil || r.State != StateCreated {
+		t.Fatalf("status during the start: %+v, %v; want created", r, err)
+	}
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	r = e.waitState(t, quick, StateExited)
+	if r.ExitCode != 5 || r.StartedAt == 0 || r.StartedAt >= r.FinishedAt {
+		t.Fatalf("exit during the start: %+v; want exit 5, started before it finished", r)
+	}
+	mu.Lock()
+	got := fmt.Sprint(events)
+	mu.Unlock()
+	if want := fmt.Sprint([]State{StateCreated, StateRunning, StateExited}); got != want {
+		t.Fatalf("events %s, want %s", got, want)
+	}
+
+	polite := e.create(t, "polite", "sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done")
+	go func() { started <- e.m.Start(ctx, polite) }()
+	waitLog(t, filepath.Join(e.logDir, "polite.log"), "ready") // the trap is set
+	if err := e.m.Stop(ctx, polite, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if r, _ := e.m.Get(ctx, polite); r.State != StateExited || r.ExitCode != 0 || r.Reason != ReasonCompleted {
+		t.Fatalf("stopped during its start: %+v; want exit 0 on SIGTERM", r)
 	}
 }
 

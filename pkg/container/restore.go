@@ -46,12 +46,13 @@ func (m *Manager) openRestore(ctx context.Context, p paths, path string) (*resto
 }
 
 // startRestored restores a created container's processes from its
-// checkpoint under a new monitor. c.mu is held.
-func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
-	id := c.rec.ID
+// checkpoint under a new monitor. The caller marked c starting (c.mu is not
+// held); rec is its record.
+func (m *Manager) startRestored(ctx context.Context, c *ctr, rec Record) error {
+	id := rec.ID
 	p := m.paths(id)
 	started := time.Now().UnixNano() // before the processes run again
-	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(&c.rec, p), RestoreFrom: c.rec.Restore})
+	mon, err := m.rt.Create(ctx, oci.CreateOptions{ID: id, Bundle: p.bundle, Monitor: m.monitorOptions(&rec, p), RestoreFrom: rec.Restore})
 	if err != nil {
 		// Whatever CRIU left (a cgroup, a half-restored tree) goes; the
 		// container stays created and can be started again.
@@ -60,27 +61,40 @@ func (m *Manager) startRestored(ctx context.Context, c *ctr) error {
 		}
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
-	images := c.rec.Restore
+	c.mu.Lock()
 	c.rec.Restore = ""
 	c.rec.State = StateRunning
 	c.rec.StartedAt = started
 	c.rec.MonitorPID, c.rec.InitPID = mon.PID, mon.InitPID
-	if err := m.save(ctx, &c.rec); err != nil {
+	// Watched from here, whatever the save does: the processes run.
+	m.watchLocked(c, mon)
+	err = m.save(ctx, &c.rec)
+	if err == nil {
+		m.emit(&c.rec)
+	}
+	c.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := os.RemoveAll(filepath.Dir(images)); err != nil {
+	if err := os.RemoveAll(filepath.Dir(rec.Restore)); err != nil {
 		klog.Warningf("container %s: remove restored checkpoint: %v", id, err)
 	}
-	m.watchLocked(c, mon)
-	m.emit(&c.rec)
 	return nil
 }
 
 // stopUnrestored stops a restored container that was never started: it has
 // no process, so its exit is recorded at once, as recordExit records one.
-func (m *Manager) stopUnrestored(ctx context.Context, c *ctr) error {
-	c.mu.Lock()
-	if c.rec.State != StateCreated || c.rec.Restore == "" {
+// A restore that began after Stop looked is stopped as a running container,
+// with timeout.
+func (m *Manager) stopUnrestored(ctx context.Context, c *ctr, timeout time.Duration) error {
+	if err := c.lockSettled(ctx); err != nil {
+		return err
+	}
+	switch id := c.rec.ID; {
+	case c.rec.State == StateRunning:
+		c.mu.Unlock()
+		return m.Stop(ctx, id, timeout)
+	case c.rec.State != StateCreated || c.rec.Restore == "":
 		c.mu.Unlock()
 		return nil
 	}

@@ -24,7 +24,10 @@ func (m *Manager) ApplyResources(ctx context.Context, id string, r *spec.Resourc
 	if !ok {
 		return fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 	}
-	c.mu.Lock()
+	// Not during a start: libcontainer's state is the start's until then.
+	if err := c.lockSettled(ctx); err != nil {
+		return err
+	}
 	defer c.mu.Unlock()
 	switch c.rec.State {
 	case StateCreated, StateRunning:
