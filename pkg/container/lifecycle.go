@@ -112,7 +112,7 @@ func (m *Manager) finishExit(ctx context.Context, c *ctr, snapshot Record, exite
 
 // start runs a created container's process (Start, in nri.go, wraps it).
 // c.mu is not held while the process starts: the container is marked
-// starting instead, so that status and list calls go on, and what would
+// busy instead, so that status and list calls go on, and what would
 // change its state waits for the start to record its outcome.
 func (m *Manager) start(ctx context.Context, id string) error {
 	c, ok := m.get(id)
@@ -124,17 +124,17 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		c.mu.Unlock()
 		return fmt.Errorf("container %s is %s, not created: %w", id, c.rec.State, errdefs.ErrFailedPrecondition)
 	}
-	if c.starting != nil {
+	if c.busy != nil {
 		c.mu.Unlock()
 		return fmt.Errorf("container %s is being started: %w", id, errdefs.ErrFailedPrecondition)
 	}
 	done := make(chan struct{})
-	c.starting = done
+	c.busy = done
 	rec := c.rec
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.starting = nil
+		c.busy = nil
 		c.mu.Unlock()
 		close(done)
 	}()
@@ -148,7 +148,7 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
 	}
 	_ = m.faults.At("start")
-	// The state is still created: its changes wait for c.starting.
+	// The state is still created: its changes wait for c.busy.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rec.State = StateRunning
@@ -252,28 +252,46 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 		}
 		c.mu.Unlock()
 	}
-	defer c.mu.Unlock()
+	if c.removed {
+		c.mu.Unlock()
+		return nil
+	}
 	if c.rec.State != StateRemoving {
 		c.rec.State = StateRemoving
 		if err := m.save(ctx, &c.rec); err != nil {
+			c.mu.Unlock()
 			return fmt.Errorf("container %s: %w", id, err)
 		}
 	}
+	// The teardown (the writable layer's removal can take long) runs
+	// without c.mu: status and list go on, showing the container removing.
+	done := make(chan struct{})
+	c.busy = done
+	rec := c.rec
+	c.mu.Unlock()
+	removed := false
+	defer func() {
+		c.mu.Lock()
+		c.busy, c.removed = nil, removed
+		c.mu.Unlock()
+		close(done)
+	}()
 	if err := m.faults.At("remove"); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := m.teardown(ctx, &c.rec); err != nil {
+	if err := m.teardown(ctx, &rec); err != nil {
 		return fmt.Errorf("container %s: remove: %w", id, err)
 	}
 	if err := m.forget(ctx, id); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
+	removed = true
 	m.mu.Lock()
 	delete(m.ctrs, id)
 	m.mu.Unlock()
 	forgetStats(id)
-	m.release(nameKey(c.rec.PodID, c.rec.Name, c.rec.Attempt), id)
-	m.emit(&Record{ID: id, PodID: c.rec.PodID, State: StateRemoving})
+	m.release(nameKey(rec.PodID, rec.Name, rec.Attempt), id)
+	m.emit(&Record{ID: id, PodID: rec.PodID, State: StateRemoving})
 	return nil
 }
 

@@ -121,24 +121,27 @@ type ctr struct {
 	exited chan struct{}
 	// watching is true while a goroutine follows the monitor.
 	watching bool
-	// starting is set, under mu, while a start runs its process without
-	// holding mu (the init's exec, a CRIU restore); it is closed when the
-	// start has recorded its outcome. What would change the container's
-	// state (a stop, a remove, an exit, new resources) waits for it.
-	starting chan struct{}
+	// busy is set, under mu, while a start or a removal works on the
+	// container without holding mu (the init's exec, a CRIU restore, the
+	// writable layer's removal); it is closed when that operation has
+	// recorded its outcome. What would change the container's state (a
+	// stop, a remove, an exit, new resources) waits for it.
+	busy chan struct{}
+	// removed is set once a removal has finished: the container is gone.
+	removed bool
 }
 
-// lockSettled locks c.mu once no start is running: on return c.mu is held
-// and c.starting is nil, or ctx ended first and c.mu is not held.
+// lockSettled locks c.mu once no start or removal is running: on return
+// c.mu is held and c.busy is nil, or ctx ended first and c.mu is not held.
 func (c *ctr) lockSettled(ctx context.Context) error {
 	c.mu.Lock()
-	for c.starting != nil {
-		done, id := c.starting, c.rec.ID
+	for c.busy != nil {
+		done, id := c.busy, c.rec.ID
 		c.mu.Unlock()
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return fmt.Errorf("container %s: waiting for its start: %w", id, ctx.Err())
+			return fmt.Errorf("container %s: waiting for its start or removal: %w", id, ctx.Err())
 		}
 		c.mu.Lock()
 	}

@@ -334,6 +334,45 @@ func TestStartHoldsNoLock(t *testing.T) {
 	}
 }
 
+// TestRemoveHoldsNoLock: while a removal tears the container down (a
+// fault point sleeps first), status queries answer (removing) instead of
+// waiting on it, and a second remove waits for the first and succeeds.
+func TestRemoveHoldsNoLock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.create(t, "gone", "true")
+	e.m.faults = faultinject.Points{"remove": "sleep2s"}
+	removed := make(chan error, 1)
+	go func() { removed <- e.m.Remove(ctx, id) }()
+	for {
+		r, err := e.m.Get(ctx, id)
+		select {
+		case err := <-removed:
+			t.Fatalf("remove (%v) ended before a status query saw it removing: the queries waited on it", err)
+		default:
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State == StateRemoving {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.m.Remove(ctx, id); err != nil {
+		t.Fatalf("second remove: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Get(ctx, id); !errdefs.IsNotFound(err) {
+		t.Fatalf("get after remove: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "root", id)); !os.IsNotExist(err) {
+		t.Fatalf("writable layer left: %v", err)
+	}
+}
+
 // waitLog waits until a container's log has a line containing s.
 func waitLog(t *testing.T, path, s string) {
 	t.Helper()

@@ -46,7 +46,7 @@ func (m *Manager) openRestore(ctx context.Context, p paths, path string) (*resto
 }
 
 // startRestored restores a created container's processes from its
-// checkpoint under a new monitor. The caller marked c starting (c.mu is not
+// checkpoint under a new monitor. The caller marked c busy (c.mu is not
 // held); rec is its record.
 func (m *Manager) startRestored(ctx context.Context, c *ctr, rec Record) error {
 	id := rec.ID
