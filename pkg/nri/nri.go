@@ -1,7 +1,8 @@
 // Package nri hosts the Node Resource Interface (NRI) in cri-shim. It runs
-// containerd's NRI adaptation (github.com/containerd/nri/pkg/adaptation):
-// the socket external plugins connect to and the plugins the daemon starts
-// itself. It tells plugins of every pod and container lifecycle point,
+// containerd's NRI adaptation (github.com/containerd/nri/pkg/adaptation,
+// carried in third_party/nri/adaptation with one change): the socket
+// external plugins connect to and the plugins the daemon starts itself. It
+// tells plugins of every pod and container lifecycle point,
 // applies the container adjustments they return to the container's OCI spec
 // (through the library's runtime-tools/generate package) and the container
 // updates they ask for. The pod and container managers call it through
@@ -15,7 +16,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/containerd/nri/pkg/adaptation"
 	"github.com/containerd/nri/pkg/api"
 	nrilog "github.com/containerd/nri/pkg/log"
 	"k8s.io/klog/v2"
@@ -27,6 +27,7 @@ import (
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
 	"github.com/cri-shim/cri-shim/pkg/errdefs"
 	"github.com/cri-shim/cri-shim/pkg/sandbox"
+	"github.com/cri-shim/cri-shim/third_party/nri/adaptation"
 )
 
 // Pods is what NRI needs of the pod manager (*sandbox.Manager).
