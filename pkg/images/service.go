@@ -103,6 +103,7 @@ func Open(ctx context.Context, o Options) (*Service, error) {
 		gcKick:    make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
+	s.trim.release = s.transport.closeIdle
 	if s.platform.OS == "" {
 		s.platform = HostPlatform()
 	}

@@ -16,8 +16,8 @@ import (
 // connections: one verifying TLS, one not (for insecure registries).
 type transports struct {
 	base     http.RoundTripper
-	once     sync.Once
-	insecure http.RoundTripper
+	mu       sync.Mutex
+	insecure http.RoundTripper // made on first use, under mu
 }
 
 func newTransports(base http.RoundTripper) *transports {
@@ -29,6 +29,22 @@ func newTransports(base http.RoundTripper) *transports {
 	return &transports{base: base}
 }
 
+// closeIdle closes the connections kept open for the next request: once
+// pulls are done, nothing on a node may need them for hours, and each holds
+// a socket, buffers and two goroutines. The next pull dials again.
+func (t *transports) closeIdle() {
+	type idleCloser interface{ CloseIdleConnections() }
+	if c, ok := t.base.(idleCloser); ok {
+		c.CloseIdleConnections()
+	}
+	t.mu.Lock()
+	insecure := t.insecure
+	t.mu.Unlock()
+	if c, ok := insecure.(idleCloser); ok && insecure != t.base {
+		c.CloseIdleConnections()
+	}
+}
+
 // forEndpoint returns the transport for ep: TLS verification skipped only
 // when ep says so, plain http refused unless ep says so (go-containerregistry
 // would otherwise fall back to http for localhost and private addresses),
@@ -36,21 +52,28 @@ func newTransports(base http.RoundTripper) *transports {
 func (t *transports) forEndpoint(ep config.Endpoint) http.RoundTripper {
 	rt := t.base
 	if ep.SkipTLSVerify {
-		t.once.Do(func() {
-			if ht, ok := t.base.(*http.Transport); ok {
-				c := ht.Clone()
-				if c.TLSClientConfig == nil {
-					c.TLSClientConfig = &tls.Config{}
-				}
-				c.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for registries configured insecure
-				t.insecure = c
-			} else {
-				t.insecure = t.base
-			}
-		})
-		rt = t.insecure
+		rt = t.insecureTransport()
 	}
 	return &endpointTransport{base: rt, ep: ep}
+}
+
+// insecureTransport is the base transport without TLS verification, made
+// once.
+func (t *transports) insecureTransport() http.RoundTripper {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.insecure == nil {
+		t.insecure = t.base
+		if ht, ok := t.base.(*http.Transport); ok {
+			c := ht.Clone()
+			if c.TLSClientConfig == nil {
+				c.TLSClientConfig = &tls.Config{}
+			}
+			c.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for registries configured insecure
+			t.insecure = c
+		}
+	}
+	return t.insecure
 }
 
 // endpointTransport enforces an endpoint's scheme and adds its path prefix.

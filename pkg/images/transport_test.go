@@ -2,8 +2,14 @@ package images
 
 import (
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cri-shim/cri-shim/pkg/config"
 )
@@ -51,5 +57,76 @@ func TestEndpointSchemes(t *testing.T) {
 		if tc.ep.PlainHTTP && !tc.ep.SkipTLSVerify && !tc.sent && !errors.Is(err, errHTTPOnly) {
 			t.Errorf("%s: %v, want errHTTPOnly", tc.name, err)
 		}
+	}
+}
+
+// TestCloseIdleClosesRegistryConnections: the connections a pull left open
+// for the next request (of the verifying transport and of the insecure one)
+// are closed by closeIdle, which the idle trim calls once pulls are done,
+// and the transports still work afterwards.
+func TestCloseIdleClosesRegistryConnections(t *testing.T) {
+	var mu sync.Mutex
+	states := map[net.Conn]http.ConnState{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		states[c] = s
+		mu.Unlock()
+	}
+	defer srv.Close()
+	count := func(want http.ConnState) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, s := range states {
+			if s == want {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor := func(what string, want http.ConnState, n int) {
+		t.Helper()
+		for i := 0; count(want) != n; i++ {
+			if i == 500 {
+				t.Fatalf("%s: %d connections %v, want %d", what, count(want), want, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	ts := newTransports(nil)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	get := func(ep config.Endpoint) {
+		t.Helper()
+		resp, err := (&http.Client{Transport: ts.forEndpoint(ep)}).Get(srv.URL + "/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get(config.Endpoint{Host: host, PlainHTTP: true})
+	get(config.Endpoint{Host: host, PlainHTTP: true, SkipTLSVerify: true})
+	waitFor("after two pulls", http.StateIdle, 2)
+	ts.closeIdle()
+	waitFor("after closeIdle", http.StateClosed, 2)
+	get(config.Endpoint{Host: host, PlainHTTP: true})
+	waitFor("after another pull", http.StateIdle, 1)
+	ts.closeIdle()
+	waitFor("after the second closeIdle", http.StateClosed, 3)
+}
+
+// TestIdleTrimReleases: the trim lets go of what pulls kept before it
+// returns the heap.
+func TestIdleTrimReleases(t *testing.T) {
+	released := 0
+	tr := idleTrim{release: func() { released++ }}
+	tr.begin()
+	tr.fire() // a pull is in flight: nothing happens
+	tr.end()
+	tr.timer.Stop()
+	tr.fire()
+	if released != 1 {
+		t.Fatalf("released %d times, want once (after the pull)", released)
 	}
 }

@@ -19,6 +19,9 @@ type idleTrim struct {
 	mu       sync.Mutex
 	inflight int
 	timer    *time.Timer
+	// release, if set, lets go of what the pulls kept for the next one
+	// (the registry connections) before the heap is returned.
+	release func()
 }
 
 // begin notes a pull starting.
@@ -51,6 +54,9 @@ func (t *idleTrim) fire() {
 	idle := t.inflight == 0
 	t.mu.Unlock()
 	if idle {
+		if t.release != nil {
+			t.release()
+		}
 		debug.FreeOSMemory()
 	}
 }
