@@ -31,6 +31,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cri-shim/cri-shim/hack/internal/pagemap"
 )
 
 const page = 4096
@@ -100,18 +102,12 @@ func run(pid, presentFile, exe string, top int, listFuncs bool, nmFile string) e
 		resident = func(addr uint64) bool { return set[addr/page] }
 	} else {
 		exe = "/proc/" + pid + "/exe"
-		pm, err := os.Open("/proc/" + pid + "/pagemap")
+		pm, err := pagemap.Open(pid)
 		if err != nil {
 			return err
 		}
 		defer pm.Close()
-		resident = func(addr uint64) bool {
-			var b [8]byte
-			if _, err := pm.ReadAt(b[:], int64(addr/page*8)); err != nil {
-				return false
-			}
-			return binary.LittleEndian.Uint64(b[:])>>63 == 1
-		}
+		resident = func(addr uint64) bool { return pm.Present(addr / page) }
 	}
 	ef, err := elf.Open(exe)
 	if err != nil {

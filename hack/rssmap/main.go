@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cri-shim/cri-shim/hack/internal/pagemap"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func run(pid string) error {
 	if err != nil {
 		return err
 	}
-	pm, err := os.Open("/proc/" + pid + "/pagemap")
+	pm, err := pagemap.Open(pid)
 	if err != nil {
 		return err
 	}
@@ -48,18 +50,7 @@ func run(pid string) error {
 		return err
 	}
 	defer kf.Close()
-	// pfn returns the page frame of a virtual page, 0 if not present.
-	pfn := func(vpage uint64) uint64 {
-		var b [8]byte
-		if _, err := pm.ReadAt(b[:], int64(vpage*8)); err != nil {
-			return 0
-		}
-		e := binary.LittleEndian.Uint64(b[:])
-		if e>>63 == 0 {
-			return 0
-		}
-		return e & (1<<55 - 1)
-	}
+	pfn := pm.PFN
 	flags := func(pfn uint64) uint64 {
 		var b [8]byte
 		if _, err := kf.ReadAt(b[:], int64(pfn*8)); err != nil {
