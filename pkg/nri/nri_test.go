@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/nri/pkg/stub"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/cri-shim/cri-shim/internal/eventlog"
 	"github.com/cri-shim/cri-shim/pkg/config"
 	"github.com/cri-shim/cri-shim/pkg/container"
 	"github.com/cri-shim/cri-shim/pkg/container/spec"
@@ -68,22 +69,10 @@ func (f *fakeContainers) ApplyResources(_ context.Context, id string, r *spec.Re
 // for a memory limit on container "other" whenever a container is made.
 type plugin struct {
 	mu     sync.Mutex
-	events []string
+	log    eventlog.Log
 	synced []string
 	ready  chan struct{}
 	once   sync.Once
-}
-
-func (p *plugin) record(e string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, e)
-}
-
-func (p *plugin) got() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.events)
 }
 
 func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*api.Container) ([]*api.ContainerUpdate, error) {
@@ -100,7 +89,7 @@ func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 }
 
 func (p *plugin) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
-	p.record("run " + pod.GetName())
+	p.log.Add("run " + pod.GetName())
 	if pod.GetName() == "refuse" {
 		return errors.New("refused by the test plugin")
 	}
@@ -108,12 +97,12 @@ func (p *plugin) RunPodSandbox(_ context.Context, pod *api.PodSandbox) error {
 }
 
 func (p *plugin) UpdatePodSandbox(_ context.Context, pod *api.PodSandbox, overhead, res *api.LinuxResources) error {
-	p.record(fmt.Sprintf("update %s memory %d", pod.GetName(), res.GetMemory().GetLimit().GetValue()))
+	p.log.Add(fmt.Sprintf("update %s memory %d", pod.GetName(), res.GetMemory().GetLimit().GetValue()))
 	return nil
 }
 
 func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	p.record("create " + c.GetName() + " in " + pod.GetName())
+	p.log.Add("create " + c.GetName() + " in " + pod.GetName())
 	adj := &api.ContainerAdjustment{}
 	adj.AddEnv("NRI_TEST", "yes")
 	adj.AddAnnotation("nri.test/added", "1")
@@ -123,12 +112,12 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 }
 
 func (p *plugin) StopContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) ([]*api.ContainerUpdate, error) {
-	p.record("stop " + c.GetName())
+	p.log.Add("stop " + c.GetName())
 	return nil, nil
 }
 
 func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
-	p.record("remove " + c.GetName())
+	p.log.Add("remove " + c.GetName())
 	return nil
 }
 
@@ -172,15 +161,13 @@ func connect(t *testing.T, n *NRI, sock string) *plugin {
 	// The runtime counts the plugin in once Synchronize has returned: wait
 	// until a probe event reaches it, then forget the probe.
 	probe := sandbox.Sandbox{ID: "probe", Config: sandbox.Config{Name: "probe"}}
-	for !slices.Contains(p.got(), "run probe") {
+	for !slices.Contains(p.log.Events(), "run probe") {
 		if err := n.RunPod(context.Background(), probe); err != nil {
 			t.Fatal(err)
 		}
 		runtime.Gosched()
 	}
-	p.mu.Lock()
-	p.events = nil
-	p.mu.Unlock()
+	p.log.Reset()
 	return p
 }
 
@@ -236,7 +223,7 @@ func TestPluginSeesLifecycleAndAdjustsSpec(t *testing.T) {
 		t.Fatalf("UpdatePod: %v", err)
 	}
 	want := []string{"run web", "run refuse", "create app in web", "stop app", "remove app", fmt.Sprintf("update web memory %d", 128<<20)}
-	if got := p.got(); !slices.Equal(got, want) {
+	if got := p.log.Events(); !slices.Equal(got, want) {
 		t.Errorf("plugin heard %q, want %q", got, want)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/cri-shim/cri-shim/internal/eventlog"
 )
 
 // The NRI test's pod network.
@@ -33,7 +35,7 @@ const (
 // named "slow" until release is closed.
 type nriPlugin struct {
 	mu      sync.Mutex
-	events  []string
+	log     eventlog.Log
 	refused bool
 
 	ready       chan struct{}
@@ -42,25 +44,13 @@ type nriPlugin struct {
 	release     chan struct{}
 }
 
-func (p *nriPlugin) record(e string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.events = append(p.events, e)
-}
-
-func (p *nriPlugin) got() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.events)
-}
-
 func (p *nriPlugin) Synchronize(context.Context, []*api.PodSandbox, []*api.Container) ([]*api.ContainerUpdate, error) {
 	p.readyOnce.Do(func() { close(p.ready) })
 	return nil, nil
 }
 
 func (p *nriPlugin) CreateContainer(ctx context.Context, _ *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	p.record("create " + c.GetName())
+	p.log.Add("create " + c.GetName())
 	switch c.GetName() {
 	case "refused":
 		p.mu.Lock()
@@ -85,17 +75,17 @@ func (p *nriPlugin) CreateContainer(ctx context.Context, _ *api.PodSandbox, c *a
 }
 
 func (p *nriPlugin) StartContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
-	p.record("start " + c.GetName())
+	p.log.Add("start " + c.GetName())
 	return nil
 }
 
 func (p *nriPlugin) StopContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) ([]*api.ContainerUpdate, error) {
-	p.record("stop " + c.GetName())
+	p.log.Add("stop " + c.GetName())
 	return nil, nil
 }
 
 func (p *nriPlugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
-	p.record("remove " + c.GetName())
+	p.log.Add("remove " + c.GetName())
 	return nil
 }
 
@@ -213,7 +203,7 @@ func TestNRIPluginAdjustsContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mine []string
-	for _, e := range p.got() {
+	for _, e := range p.log.Events() {
 		if strings.HasSuffix(e, " adjusted") {
 			mine = append(mine, e)
 		}
@@ -221,7 +211,7 @@ func TestNRIPluginAdjustsContainers(t *testing.T) {
 	if want := []string{"create adjusted", "start adjusted", "stop adjusted", "remove adjusted"}; !slices.Equal(mine, want) {
 		t.Errorf("plugin heard %q of container adjusted, want %q", mine, want)
 	}
-	if slices.Contains(p.got(), "create late") {
+	if slices.Contains(p.log.Events(), "create late") {
 		t.Error("plugin heard the create refused in the stopped pod")
 	}
 }
