@@ -99,7 +99,7 @@ BENCH_ARGS ?=
 bench: build
 	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench $(BENCH_ARGS)
 
-## bench-compare: the same benchmarks against cri-shim and containerd v2.4.2 + runc v1.5.2 (built once into /opt/cri-shim-tools/compare, about 9 min), alternating, two rounds (about 12 min); ratios in $(OUT)/bench-compare
+## bench-compare: the same benchmarks against cri-shim and containerd v2.4.2 + runc v1.5.2 (built once into /opt/cri-shim-tools/compare, 3-9 min), alternating, two rounds (5-12 min); ratios in $(OUT)/bench-compare
 bench-compare: build
 	tools=$$(./hack/bench-compare-tools.sh) && \
 	$(GO) run ./test/bench -cri-shim $(abspath $(BIN)) -out $(abspath $(OUT))/bench-compare \
