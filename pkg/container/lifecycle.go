@@ -128,16 +128,10 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		c.mu.Unlock()
 		return fmt.Errorf("container %s is being started: %w", id, errdefs.ErrFailedPrecondition)
 	}
-	done := make(chan struct{})
-	c.busy = done
+	end := c.setBusy()
 	rec := c.rec
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.busy = nil
-		c.mu.Unlock()
-		close(done)
-	}()
+	defer end()
 	if rec.Restore != "" {
 		return m.startRestored(ctx, c, rec)
 	}
@@ -265,17 +259,10 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	}
 	// The teardown (the writable layer's removal can take long) runs
 	// without c.mu: status and list go on, showing the container removing.
-	done := make(chan struct{})
-	c.busy = done
+	end := c.setBusy()
 	rec := c.rec
 	c.mu.Unlock()
-	removed := false
-	defer func() {
-		c.mu.Lock()
-		c.busy, c.removed = nil, removed
-		c.mu.Unlock()
-		close(done)
-	}()
+	defer end()
 	if err := m.faults.At("remove"); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -285,7 +272,9 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	if err := m.forget(ctx, id); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	removed = true
+	c.mu.Lock()
+	c.removed = true // seen by a remove waiting for this one
+	c.mu.Unlock()
 	m.mu.Lock()
 	delete(m.ctrs, id)
 	m.mu.Unlock()

@@ -131,6 +131,19 @@ type ctr struct {
 	removed bool
 }
 
+// setBusy marks c busy; c.mu is held. The function it returns, called
+// without c.mu, ends the mark and wakes whoever waits in lockSettled.
+func (c *ctr) setBusy() (end func()) {
+	done := make(chan struct{})
+	c.busy = done
+	return func() {
+		c.mu.Lock()
+		c.busy = nil
+		c.mu.Unlock()
+		close(done)
+	}
+}
+
 // lockSettled locks c.mu once no start or removal is running: on return
 // c.mu is held and c.busy is nil, or ctx ended first and c.mu is not held.
 func (c *ctr) lockSettled(ctx context.Context) error {
