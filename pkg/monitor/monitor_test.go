@@ -17,8 +17,15 @@ import (
 // shellCreate is a create command that runs script in the background with the
 // container's stdio and reports its PID, as a real create command would.
 func shellCreate(script string) []string {
-	return []string{"/bin/sh", "-c", `/bin/sh -c '` + script + `' <&3 >&4 2>&5 3<&- 4>&- 5>&- 6>&- 7>&- & echo $! >&7`}
+	return []string{"/bin/sh", "-c", `C=$$ /bin/sh -c '` + afterCreate + script + `' <&3 >&4 2>&5 3<&- 4>&- 5>&- 6>&- 7>&- & echo $! >&7`}
 }
+
+// afterCreate makes a test's "init" wait until the create shell that
+// started it (PID $C) has exited: a real init is parked until its create
+// command is gone, and an init that ended first could be reaped by the
+// shell, its status lost to the monitor (which then records 255, as
+// TestInitReapedByCreate wants of a create command that does so).
+const afterCreate = `while read -r _ _ s _ </proc/$C/stat && [ "$s" != Z ]; do sleep 0.001; done 2>/dev/null; `
 
 type fixture struct {
 	dir string
