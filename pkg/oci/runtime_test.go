@@ -164,8 +164,14 @@ func TestSignalStops(t *testing.T) {
 	if st, _ := c.rt.Status(ctx, c.id); st != libcontainer.Running {
 		t.Fatalf("after start: %v", st)
 	}
-	// What a stop that timed out logs of the init.
-	if d := c.rt.InitSignals(c.id); !strings.Contains(d, "libcontainer status running, init ") || !strings.Contains(d, "Name=sleep") || !strings.Contains(d, "SigBlk=") {
+	// What a stop that timed out logs of the init. Start returns once the
+	// init is alone in its exec of the user's program, which may not have
+	// renamed it yet: the name comes a moment later.
+	d := c.rt.InitSignals(c.id)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(d, "Name=sleep") && time.Now().Before(deadline); d = c.rt.InitSignals(c.id) {
+		time.Sleep(time.Millisecond)
+	}
+	if !strings.Contains(d, "libcontainer status running, init ") || !strings.Contains(d, "Name=sleep") || !strings.Contains(d, "SigBlk=") {
 		t.Errorf("init signals: %s", d)
 	}
 	if err := c.rt.Signal(ctx, c.id, syscall.SIGKILL); err != nil {

@@ -157,9 +157,13 @@ func TestSpareGone(t *testing.T) {
 	}
 	create := spareCreate(t, s.PID())
 	_ = syscall.Kill(create, syscall.SIGKILL)
-	// Dead (a zombie until its monitor reaps it), its job socket closed.
+	// Dead (a zombie until its monitor reaps it), its job socket closed:
+	// the Go process's main thread shows Z as soon as it exits, but the
+	// fds close with the last of its threads, so wait for those too.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if raw, _ := os.ReadFile("/proc/" + strconv.Itoa(create) + "/stat"); strings.Contains(string(raw), ") Z ") || len(raw) == 0 {
+		raw, _ := os.ReadFile("/proc/" + strconv.Itoa(create) + "/stat")
+		tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(create) + "/task")
+		if len(raw) == 0 || strings.Contains(string(raw), ") Z ") && len(tasks) <= 1 {
 			break
 		}
 	}
