@@ -2,10 +2,10 @@
 // containerd's NRI adaptation (github.com/containerd/nri/pkg/adaptation,
 // carried in third_party/nri/adaptation with one change): the socket
 // external plugins connect to and the plugins the daemon starts itself. It
-// tells plugins of every pod and container lifecycle point,
-// applies the container adjustments they return to the container's OCI spec
-// (through the library's runtime-tools/generate package) and the container
-// updates they ask for. The pod and container managers call it through
+// tells plugins of every pod and container lifecycle point, applies the
+// container adjustments they return to the container's OCI spec (through the
+// library's runtime-tools/generate package) and the container updates they
+// ask for. The pod and container managers call it through
 // their own small hook interfaces; an NRI that is not enabled does nothing.
 package nri
 
